@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "skiff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff-spawn", targets: ["skiff-spawn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // Syscalls and constants Swift cannot reach (clone, pivot_root, setns, ifreq ioctls).
+        .target(name: "CShim"),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        // One error type, state-root paths, atomic files: shared by every module.
+        .target(name: "SkiffCommon", dependencies: ["CShim"]),
+        // cgroup drivers, namespaces, mounts: the kernel seen from Swift.
+        .target(name: "SkiffKernel", dependencies: ["SkiffCommon", "CShim"]),
+        // OCI image layout, layers (libarchive), the offline busybox image.
+        .target(name: "SkiffImages", dependencies: [
+            "SkiffCommon", "CArchive",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Container lifecycle: the one API the CLI and the tutor call.
+        .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "CShim"]),
+        // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
+        .executableTarget(name: "skiff-spawn", dependencies: ["CShim"]),
+        .executableTarget(name: "skiff", dependencies: [
+            "SkiffEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "skiff"]),
+        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffEngine", "skiff", "skiff-spawn"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

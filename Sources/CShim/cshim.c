@@ -1,0 +1,145 @@
+#define _GNU_SOURCE
+#include "cshim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+const int SKIFF_CLONE_NEWNS = CLONE_NEWNS;
+const int SKIFF_CLONE_NEWUTS = CLONE_NEWUTS;
+const int SKIFF_CLONE_NEWIPC = CLONE_NEWIPC;
+const int SKIFF_CLONE_NEWNET = CLONE_NEWNET;
+const int SKIFF_CLONE_NEWPID = CLONE_NEWPID;
+const int SKIFF_CLONE_NEWCGROUP = CLONE_NEWCGROUP;
+const int SKIFF_CLONE_NEWUSER = CLONE_NEWUSER;
+
+pid_t skiff_clone_fork(int flags) {
+    // With a NULL stack the child runs on a copy-on-write copy of ours, like fork().
+    return (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
+}
+
+int skiff_unshare(int flags) { return unshare(flags); }
+int skiff_setns(int fd, int nstype) { return setns(fd, nstype); }
+int skiff_pivot_root(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+int skiff_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int skiff_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int skiff_loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int skiff_set_controlling_tty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
+
+int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return -1;
+    *rows = ws.ws_row;
+    *cols = ws.ws_col;
+    return 0;
+}
+
+int skiff_set_winsize(int fd, unsigned short rows, unsigned short cols) {
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    ws.ws_row = rows;
+    ws.ws_col = cols;
+    return ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+int skiff_open_pty(int *slave_fd, char *slave_name, size_t name_len) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -1;
+    if (grantpt(master) != 0 || unlockpt(master) != 0 ||
+        ptsname_r(master, slave_name, name_len) != 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    int slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    *slave_fd = slave;
+    return master;
+}
+
+size_t skiff_termios_size(void) { return sizeof(struct termios); }
+
+int skiff_make_raw(int fd, void *saved_termios, size_t saved_len) {
+    struct termios t;
+    if (saved_len < sizeof t) { errno = EINVAL; return -1; }
+    if (tcgetattr(fd, &t) != 0) return -1;
+    memcpy(saved_termios, &t, sizeof t);
+    cfmakeraw(&t);
+    return tcsetattr(fd, TCSANOW, &t);
+}
+
+int skiff_restore_termios(int fd, const void *saved_termios) {
+    return tcsetattr(fd, TCSANOW, (const struct termios *)saved_termios);
+}
+
+int skiff_spawn(const char *path, char *const argv[], char *const envp[],
+                int in_fd, int out_fd, int err_fd, int keep_fd, int new_session,
+                pid_t *pid_out) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) return rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc != 0) { posix_spawn_file_actions_destroy(&fa); return rc; }
+    int fds[3] = {in_fd, out_fd, err_fd};
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0) posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+    }
+    if (keep_fd >= 0 && keep_fd != 3) {
+        posix_spawn_file_actions_adddup2(&fa, keep_fd, 3);
+    } else if (keep_fd == 3) {
+        // dup2 onto itself does not clear close-on-exec; go through a spare fd.
+        posix_spawn_file_actions_adddup2(&fa, keep_fd, 4);
+        posix_spawn_file_actions_adddup2(&fa, 4, 3);
+    }
+    posix_spawn_file_actions_addclosefrom_np(&fa, keep_fd >= 0 ? 4 : 3);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (new_session) flags |= POSIX_SPAWN_SETSID;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, flags);
+    rc = posix_spawn(pid_out, path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}

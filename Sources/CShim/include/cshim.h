@@ -1,0 +1,45 @@
+#ifndef SKIFF_CSHIM_H
+#define SKIFF_CSHIM_H
+
+#include <sys/types.h>
+#include <stdint.h>
+
+// Namespace flags: Swift's Glibc module does not export the CLONE_NEW* macros.
+extern const int SKIFF_CLONE_NEWNS;
+extern const int SKIFF_CLONE_NEWUTS;
+extern const int SKIFF_CLONE_NEWIPC;
+extern const int SKIFF_CLONE_NEWNET;
+extern const int SKIFF_CLONE_NEWPID;
+extern const int SKIFF_CLONE_NEWCGROUP;
+extern const int SKIFF_CLONE_NEWUSER;
+
+/// fork(2) that also enters new namespaces (raw clone with no new stack).
+/// Returns the child's pid in the parent, 0 in the child, -1 on error (errno set).
+pid_t skiff_clone_fork(int flags);
+int skiff_unshare(int flags);
+int skiff_setns(int fd, int nstype);
+int skiff_pivot_root(const char *new_root, const char *put_old);
+int skiff_pidfd_open(pid_t pid);
+int skiff_pidfd_send_signal(int pidfd, int sig);
+
+/// Brings the loopback interface of the caller's network namespace up.
+int skiff_loopback_up(void);
+
+/// Terminal helpers: controlling tty, window size, raw mode.
+int skiff_set_controlling_tty(int fd);
+int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
+int skiff_set_winsize(int fd, unsigned short rows, unsigned short cols);
+/// Opens a new pty pair; returns the master fd and stores the slave's path.
+int skiff_open_pty(int *slave_fd, char *slave_name, size_t name_len);
+int skiff_make_raw(int fd, void *saved_termios, size_t saved_len);
+int skiff_restore_termios(int fd, const void *saved_termios);
+size_t skiff_termios_size(void);
+
+/// posix_spawn with the child's stdin/stdout/stderr set to the given fds
+/// (-1 keeps the parent's), all other fds closed except keep_fd (or -1),
+/// and optionally a new session. Returns 0 or an errno value.
+int skiff_spawn(const char *path, char *const argv[], char *const envp[],
+                int in_fd, int out_fd, int err_fd, int keep_fd, int new_session,
+                pid_t *pid_out);
+
+#endif

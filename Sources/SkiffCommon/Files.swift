@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small file helpers on raw syscalls: no Foundation on the run path.
+public enum Files {
+    /// Writes `bytes` to `path` atomically: a temporary file in the same
+    /// directory, fsync-free (state is rebuilt from the kernel on doubt), then rename.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SkiffError) {
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = try syscall("create \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        do {
+            try writeAll(fd, bytes, what: tmp)
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        close(fd)
+        if rename(tmp, path) != 0 {
+            let code = errno
+            unlink(tmp)
+            throw SkiffError.system("rename \(tmp) to \(path)", errno: code)
+        }
+    }
+
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SkiffError) {
+        try writeAtomically(path, Array(text.utf8), mode: mode)
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SkiffError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                write(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SkiffError.system("write \(what)")
+            }
+            offset += n
+        }
+    }
+
+    /// Whole file as bytes, or nil when it does not exist.
+    public static func read(_ path: String) throws(SkiffError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw SkiffError.system("open \(path)")
+        }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SkiffError.system("read \(path)")
+            }
+            if n == 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return result
+    }
+
+    public static func readString(_ path: String) throws(SkiffError) -> String? {
+        guard let bytes = try read(path) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// mkdir -p.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SkiffError) {
+        if isDirectory(path) { return }
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw SkiffError.system("create directory \(current)")
+            }
+        }
+    }
+
+    /// rm -rf that never crosses into a mounted filesystem below `path`.
+    public static func removeTree(_ path: String) throws(SkiffError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw SkiffError.system("stat \(path)")
+        }
+        try removeTree(path, device: st.st_dev, mode: st.st_mode)
+    }
+
+    private static func removeTree(_ path: String, device: dev_t, mode: mode_t) throws(SkiffError) {
+        if (mode & S_IFMT) == S_IFDIR {
+            guard let dir = opendir(path) else {
+                if errno == ENOENT { return }
+                throw SkiffError.system("open directory \(path)")
+            }
+            var children: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name != "." && name != ".." { children.append(name) }
+            }
+            closedir(dir)
+            for name in children {
+                let child = path + "/" + name
+                var st = stat()
+                guard lstat(child, &st) == 0 else { continue }
+                if (st.st_mode & S_IFMT) == S_IFDIR && st.st_dev != device {
+                    throw SkiffError(.conflict, "refusing to remove \(child): a filesystem is still mounted there")
+                }
+                try removeTree(child, device: device, mode: st.st_mode)
+            }
+            if rmdir(path) != 0 && errno != ENOENT {
+                throw SkiffError.system("remove directory \(path)")
+            }
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw SkiffError.system("remove \(path)")
+        }
+    }
+
+    /// Names in a directory (no . and ..), sorted; empty when it does not exist.
+    public static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}
