@@ -29,7 +29,7 @@ let package = Package(
         // Container lifecycle: the one API the CLI and the tutor call.
         .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "CShim"]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
-        .executableTarget(name: "skiff-spawn", dependencies: ["CShim"]),
+        .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
         .executableTarget(name: "skiff", dependencies: [
             "SkiffEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

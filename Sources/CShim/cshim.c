@@ -143,3 +143,76 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[],
     posix_spawnattr_destroy(&attr);
     return rc;
 }
+
+#include <linux/openat2.h>
+#include <sys/stat.h>
+
+int skiff_open_in_root(int root_fd, const char *path, int flags, int mode) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? (unsigned long long)mode : 0;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    while (*path == '/') path++;
+    if (*path == 0) path = ".";
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+int skiff_mkdir_in_root(int root_fd, const char *path, int mode) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char saved = buf[i];
+        buf[i] = 0;
+        int fd = skiff_open_in_root(root_fd, buf, O_PATH | O_DIRECTORY, 0);
+        if (fd >= 0) {
+            close(fd);
+        } else {
+            // Create the last component inside its (already resolved) parent.
+            char *slash = strrchr(buf, '/');
+            const char *name = slash ? slash + 1 : buf;
+            int parent;
+            if (slash && slash != buf) {
+                *slash = 0;
+                parent = skiff_open_in_root(root_fd, buf, O_PATH | O_DIRECTORY, 0);
+                *slash = '/';
+            } else {
+                parent = dup(root_fd);
+            }
+            if (parent < 0) return -1;
+            int rc = mkdirat(parent, name, (mode_t)mode);
+            int saved_errno = errno;
+            close(parent);
+            if (rc != 0 && saved_errno != EEXIST) { errno = saved_errno; return -1; }
+        }
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+void skiff_reset_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+const int SKIFF_O_PATH = O_PATH;
+int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+#include <sys/random.h>
+int skiff_random_bytes(void *buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom((char *)buf + done, len - done, 0);
+        if (n < 0) { if (errno == EINTR) continue; return -1; }
+        done += (size_t)n;
+    }
+    return 0;
+}

@@ -146,3 +146,13 @@ public enum Files {
         return names.sorted()
     }
 }
+
+extension StringProtocol {
+    /// Without leading and trailing whitespace and newlines.
+    public var trimmed: String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

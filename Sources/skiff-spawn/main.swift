@@ -1,1 +1,11 @@
-print("spawn")
+import Glibc
+
+// skiff-spawn: the only process that creates namespaces, mounts and
+// pivot_roots. It is single-threaded plain Swift (no Foundation, no
+// Dispatch), exec'd fresh by the engine, so fork/clone here is safe.
+
+let options = parseOptions(CommandLine.arguments)
+switch options.mode {
+case .run: runContainer(options)
+case .exec: execInContainer(options)
+}

@@ -43,3 +43,16 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[],
                 pid_t *pid_out);
 
 #endif
+
+/// openat2(RESOLVE_IN_ROOT): opens `path` as if `root_fd` were "/", so symlinks
+/// and ".." inside a container's rootfs can never lead out of it.
+int skiff_open_in_root(int root_fd, const char *path, int flags, int mode);
+/// mkdir -p of `path` under `root_fd` with RESOLVE_IN_ROOT for every step.
+int skiff_mkdir_in_root(int root_fd, const char *path, int mode);
+/// Resets every signal to its default action and unblocks all of them.
+void skiff_reset_signals(void);
+/// GNU-only names the Glibc module hides.
+extern const int SKIFF_O_PATH;
+int skiff_pipe_cloexec(int fds[2]);
+/// Fills buf with random bytes from the kernel (getrandom(2)).
+int skiff_random_bytes(void *buf, size_t len);

@@ -1,0 +1,82 @@
+import Glibc
+import SkiffCommon
+import SkiffKernel
+
+/// `skiff doctor`: what this machine supports, and the fix for what it lacks.
+public struct DoctorCheck: Sendable {
+    public var name: String
+    public var ok: Bool
+    public var detail: String
+    public var fix: String?
+}
+
+extension Engine {
+    public func doctor() -> [DoctorCheck] {
+        var checks: [DoctorCheck] = []
+        checks.append(DoctorCheck(name: "root", ok: isRoot,
+                                  detail: isRoot ? "running as root" : "running as uid \(geteuid())",
+                                  fix: isRoot ? nil : "run skiff with sudo; rootless mode is not there yet"))
+        let filesystems = (try? Files.readString("/proc/filesystems")) ?? nil ?? ""
+        let overlay = filesystems.contains("\toverlay\n")
+        checks.append(DoctorCheck(name: "overlayfs", ok: overlay,
+                                  detail: overlay ? "the kernel has overlay" : "overlay is not in /proc/filesystems",
+                                  fix: overlay ? nil : "sudo modprobe overlay"))
+        do {
+            let driver = try Cgroups.detect()
+            let controllers = driver.availableControllers
+            let needed = ["memory", "pids", "cpu"].filter { !controllers.contains($0) }
+            checks.append(DoctorCheck(name: "cgroups", ok: needed.isEmpty,
+                                      detail: "cgroup \(driver.version.rawValue), controllers: \(controllers.joined(separator: " "))",
+                                      fix: needed.isEmpty ? nil : "enable the \(needed.joined(separator: ", ")) controller(s) (cgroup v2: add them to cgroup.subtree_control)"))
+        } catch {
+            checks.append(DoctorCheck(name: "cgroups", ok: false, detail: error.message,
+                                      fix: "mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)"))
+        }
+        let status = (try? Files.readString("/proc/self/status")) ?? nil ?? ""
+        let seccomp = status.contains("Seccomp:")
+        checks.append(DoctorCheck(name: "seccomp", ok: seccomp,
+                                  detail: seccomp ? "the kernel filters syscalls (seccomp)" : "no Seccomp line in /proc/self/status",
+                                  fix: seccomp ? nil : "use a kernel built with CONFIG_SECCOMP_FILTER"))
+        let maxUserNS = ((try? Files.readString("/proc/sys/user/max_user_namespaces")) ?? nil)?.trimmed ?? "0"
+        let userns = (Int(maxUserNS) ?? 0) > 0
+        checks.append(DoctorCheck(name: "user namespaces", ok: userns,
+                                  detail: "max_user_namespaces = \(maxUserNS)",
+                                  fix: userns ? nil : "sysctl -w user.max_user_namespaces=15000"))
+        let busybox = BusyboxCheck.inspect("/bin/busybox")
+        checks.append(DoctorCheck(name: "busybox-static", ok: busybox == .staticBinary,
+                                  detail: busybox.detail,
+                                  fix: busybox == .staticBinary ? nil : "sudo apt-get install busybox-static"))
+        let helper = (try? Helper.path()) != nil
+        checks.append(DoctorCheck(name: "skiff-spawn", ok: helper,
+                                  detail: helper ? "the namespace helper is beside skiff" : "skiff-spawn not found",
+                                  fix: helper ? nil : "build both products: swift build -c release"))
+        return checks
+    }
+}
+
+enum BusyboxCheck: Equatable {
+    case missing, dynamic, staticBinary
+
+    var detail: String {
+        switch self {
+        case .missing: return "/bin/busybox is missing (the offline base image is made from it)"
+        case .dynamic: return "/bin/busybox is dynamically linked: it would not run inside an image with no libc"
+        case .staticBinary: return "/bin/busybox is a static binary"
+        }
+    }
+
+    /// A static ELF has no PT_INTERP program header.
+    static func inspect(_ path: String) -> BusyboxCheck {
+        guard let bytes = (try? Files.read(path)) ?? nil, bytes.count > 64,
+              bytes[0] == 0x7f, bytes[1] == 0x45, bytes[4] == 2 else { return .missing }
+        func u64(_ at: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
+        let phoff = u64(0x20), phentsize = u16(0x36), phnum = u16(0x38)
+        for i in 0..<phnum {
+            let at = phoff + i * phentsize
+            guard at + 4 <= bytes.count else { break }
+            if bytes[at] == 3 && bytes[at + 1] == 0 && bytes[at + 2] == 0 && bytes[at + 3] == 0 { return .dynamic }
+        }
+        return .staticBinary
+    }
+}

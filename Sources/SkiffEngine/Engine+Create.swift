@@ -1,0 +1,194 @@
+import CShim
+import FoundationEssentials
+import Glibc
+import SkiffCommon
+import SkiffImages
+import SkiffKernel
+
+extension Engine {
+    /// `skiff create`: resolve the image, decide the config, write the state
+    /// directory. Nothing in the kernel exists yet.
+    public func create(_ spec: RunSpec, progress: (String) -> Void = { _ in }) throws(SkiffError) -> Container {
+        try requireRoot("creating a container")
+        let image = try resolveImage(spec.image, progress: progress)
+        let lowerDirs = try images.layerDirectories(for: image)
+        let id = randomID()
+        let name: String
+        if let given = spec.name { name = given } else { name = try uniqueRandomName() }
+        if spec.name != nil && !containers.isValidName(name) {
+            throw SkiffError(.usage, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        }
+        let imageConfig = image.config.config
+        var entrypoint = imageConfig?.entrypoint ?? []
+        var cmd = imageConfig?.cmd ?? []
+        if let e = spec.entrypoint {
+            entrypoint = e.isEmpty ? [] : [e]
+            cmd = []
+        }
+        if !spec.command.isEmpty { cmd = spec.command }
+        if entrypoint.isEmpty && cmd.isEmpty {
+            throw SkiffError(.usage, "no command specified: give one after the image name (e.g. skiff run \(spec.image) sh)")
+        }
+        let hostname = spec.hostname ?? String(id.prefix(12))
+        if hostname.utf8.count > 64 { throw SkiffError(.usage, "hostname \(hostname) is longer than 64 characters") }
+        let workingDir = spec.workingDir ?? (imageConfig?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        guard workingDir.hasPrefix("/") else {
+            throw SkiffError(.usage, "the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
+        }
+        let env = try Environment.merge(image: imageConfig?.env ?? [], files: spec.envFiles, flags: spec.env,
+                                        hostname: hostname, tty: spec.tty)
+        let binds = try spec.volumes.map { (v) throws(SkiffError) in try Bind.parse(v).description }
+        let driver = try cgroupDriver()
+        let cgroupName = "skiff/" + id
+
+        let config = ContainerConfig(
+            id: id, name: name, created: Date(), image: spec.image, imageID: image.id,
+            entrypoint: entrypoint, cmd: cmd, env: env, hostname: hostname, workingDir: workingDir,
+            tty: spec.tty, openStdin: spec.interactive, autoRemove: spec.autoRemove, limits: spec.limits,
+            binds: binds, lowerDirs: lowerDirs, cgroupVersion: driver.version, cgroupName: cgroupName,
+            cgroupDirs: driver.directories(for: cgroupName))
+
+        let dir = root.container(id)
+        try Files.makeDirectories(root.containers)
+        try syscall("create \(dir)") { mkdir(dir, 0o710) }
+        do {
+            try containers.reserve(name: name, id: id)
+        } catch {
+            try? Files.removeTree(dir)
+            throw error
+        }
+        do {
+            for sub in ["upper", "work", "merged"] {
+                try syscall("create \(dir)/\(sub)") { mkdir(dir + "/" + sub, 0o755) }
+            }
+            try writeEtcFiles(dir: dir, hostname: hostname)
+            try containers.save(config)
+        } catch {
+            containers.release(name: name, id: id)
+            try? Files.removeTree(dir)
+            throw error
+        }
+        return Container(config: config, state: RuntimeState(status: .created), directory: dir)
+    }
+
+    /// The image by reference or ID; busybox is made on the spot when missing,
+    /// as `docker run` pulls.
+    func resolveImage(_ reference: String, progress: (String) -> Void) throws(SkiffError) -> Image {
+        if let image = try images.resolve(reference) { return image }
+        let parsed = try ImageReference(parsing: reference)
+        progress("Unable to find image '\(parsed.familiarName)' locally")
+        return try images.pull(parsed)
+    }
+
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted in by the helper.
+    func writeEtcFiles(dir: String, hostname: String) throws(SkiffError) {
+        try Files.writeAtomically(dir + "/hostname", hostname + "\n")
+        try Files.writeAtomically(dir + "/hosts", """
+            127.0.0.1\tlocalhost
+            ::1\tlocalhost ip6-localhost ip6-loopback
+            fe00::0\tip6-localnet
+            ff00::0\tip6-mcastprefix
+            ff02::1\tip6-allnodes
+            ff02::2\tip6-allrouters
+            127.0.1.1\t\(hostname)
+
+            """)
+        // The host's resolvers, less loopback ones that mean nothing in here.
+        let host = (try? Files.readString("/etc/resolv.conf")) ?? nil ?? ""
+        let kept = host.split(separator: "\n").filter { line in
+            !(line.hasPrefix("nameserver 127.") || line.hasPrefix("nameserver ::1"))
+        }
+        try Files.writeAtomically(dir + "/resolv.conf", kept.joined(separator: "\n") + "\n")
+    }
+
+    func randomID() -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        _ = bytes.withUnsafeMutableBytes { skiff_random_bytes($0.baseAddress, 32) }
+        return bytes.map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+
+    func uniqueRandomName() throws(SkiffError) -> String {
+        for _ in 0..<20 {
+            let name = NameGenerator.random()
+            if !Files.exists(root.names + "/" + name) { return name }
+        }
+        return NameGenerator.random() + "_" + String(randomID().prefix(4))
+    }
+}
+
+/// -v HOST:CONTAINER[:ro|rw]
+public struct Bind: Sendable, Equatable, CustomStringConvertible {
+    public var source: String
+    public var target: String
+    public var readOnly: Bool
+
+    public static func parse(_ text: String) throws(SkiffError) -> Bind {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw SkiffError(.usage, "invalid volume specification: '\(text)' (use HOST:CONTAINER or HOST:CONTAINER:ro)")
+        }
+        guard parts[0].hasPrefix("/") else {
+            throw SkiffError(.usage, "invalid volume specification: '\(text)': named volumes are not supported yet, give an absolute host path")
+        }
+        guard parts[1].hasPrefix("/"), parts[1] != "/" else {
+            throw SkiffError(.usage, "invalid volume specification: '\(text)': the container path must be absolute and not /")
+        }
+        var readOnly = false
+        if parts.count == 3 {
+            switch parts[2] {
+            case "ro": readOnly = true
+            case "rw": readOnly = false
+            default: throw SkiffError(.usage, "invalid mode: \(parts[2]) (use ro or rw)")
+            }
+        }
+        return Bind(source: parts[0], target: parts[1], readOnly: readOnly)
+    }
+
+    public var description: String { source + ":" + target + (readOnly ? ":ro" : "") }
+}
+
+enum Environment {
+    /// Image env, then --env-file lines, then -e flags; later wins. `-e NAME`
+    /// without a value takes ours, or is dropped when we have none (Docker).
+    static func merge(image: [String], files: [String], flags: [String], hostname: String, tty: Bool) throws(SkiffError) -> [String] {
+        var order: [String] = []
+        var values: [String: String] = [:]
+        func set(_ entry: String) throws(SkiffError) {
+            let key: String
+            let value: String?
+            if let eq = entry.firstIndex(of: "=") {
+                key = String(entry[..<eq])
+                value = String(entry[entry.index(after: eq)...])
+            } else {
+                key = entry
+                value = getenv(entry).map { String(cString: $0) }
+            }
+            guard !key.isEmpty, !key.contains(where: { $0.isWhitespace }) else {
+                throw SkiffError(.usage, "invalid environment variable: \(entry)")
+            }
+            guard let value else { return }
+            if values[key] == nil { order.append(key) }
+            values[key] = value
+        }
+        try set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        for e in image { try set(e) }
+        try set("HOSTNAME=" + hostname)
+        for file in files {
+            guard let text = try Files.readString(file) else {
+                throw SkiffError(.notFound, "open \(file): no such file or directory")
+            }
+            for line in text.split(separator: "\n") {
+                let t = line.trimmed
+                if t.isEmpty || t.hasPrefix("#") { continue }
+                try set(t)
+            }
+        }
+        for e in flags { try set(e) }
+        if tty && values["TERM"] == nil { try set("TERM=xterm") }
+        if values["HOME"] == nil { try set("HOME=/root") }
+        return order.map { $0 + "=" + values[$0]! }
+    }
+}

@@ -1,0 +1,53 @@
+import Glibc
+import SkiffCommon
+import SkiffKernel
+
+extension Engine {
+    /// `docker exec`: one more process in a running container's namespaces
+    /// and cgroup. Returns its exit code.
+    public func exec(_ reference: String, _ spec: ExecSpec, io: AttachIO = .standard) throws(SkiffError) -> Int32 {
+        try requireRoot("exec")
+        let c = try container(reference)
+        guard c.isRunning else {
+            throw SkiffError(.conflict, "Container \(c.id) is not running")
+        }
+        guard !spec.command.isEmpty else { throw SkiffError(.usage, "exec needs a command to run") }
+        let env = try Environment.merge(image: c.config.env, files: [], flags: spec.env,
+                                        hostname: c.config.hostname, tty: spec.tty)
+        var args = ["exec", "--pid", String(c.state.pid), "--workdir", spec.workingDir ?? c.config.workingDir]
+        for e in env { args += ["--env", e] }
+        let driver = try cgroupDriver()
+        for procs in driver.procsFiles(for: c.config.cgroupName) where Files.exists(procs) {
+            args += ["--cgroup-procs", procs]
+        }
+        var terminal: TerminalSession? = nil
+        var helperIO = io
+        if spec.tty {
+            terminal = try TerminalSession(input: io.stdin, output: io.stdout)
+            helperIO = AttachIO(stdin: terminal!.slave, stdout: terminal!.slave, stderr: terminal!.slave)
+            args.append("--tty")
+        } else if spec.interactive {
+            args.append("--stdin")
+        }
+        args += ["--"] + spec.command
+        let launched: Helper.Launched
+        do {
+            launched = try Helper.launch(args, io: helperIO, newSession: false, root: root)
+        } catch {
+            terminal?.close()
+            throw error
+        }
+        terminal?.closeSlave()
+        do {
+            _ = try Helper.awaitStart(launched)
+        } catch {
+            terminal?.close()
+            _ = Helper.wait(launched.helperPid)
+            throw error
+        }
+        terminal?.proxy(until: launched.helperPid)
+        let code = Helper.wait(launched.helperPid)
+        terminal?.close()
+        return code
+    }
+}

@@ -1,0 +1,154 @@
+import FoundationEssentials
+import SkiffCommon
+import SkiffKernel
+
+/// `docker inspect`'s shape, plus `Kernel`: the objects this container owns
+/// in the kernel, read live from /proc and the cgroup filesystem.
+public struct InspectDocument: Encodable, Sendable {
+    public struct State: Encodable, Sendable {
+        var Status: String
+        var Running: Bool
+        var Paused = false
+        var Restarting = false
+        var OOMKilled: Bool
+        var Dead = false
+        var Pid: Int32
+        var ExitCode: Int32
+        var Error = ""
+        var StartedAt: String
+        var FinishedAt: String
+    }
+    public struct Config: Encodable, Sendable {
+        var Hostname: String
+        var Tty: Bool
+        var OpenStdin: Bool
+        var Env: [String]
+        var Cmd: [String]
+        var Image: String
+        var WorkingDir: String
+        var Entrypoint: [String]?
+    }
+    public struct HostConfig: Encodable, Sendable {
+        var Binds: [String]?
+        var Memory: Int64
+        var NanoCpus: Int64
+        var PidsLimit: Int64?
+        var AutoRemove: Bool
+        var CgroupnsMode = "private"
+        var IpcMode = "private"
+        var NetworkMode = "none"
+        var PidMode = ""
+        var UTSMode = ""
+    }
+    public struct GraphDriver: Encodable, Sendable {
+        var Name = "overlay2"
+        var Data: [String: String]
+    }
+    public struct NamespaceView: Encodable, Sendable {
+        public var `Type`: String
+        public var Container: String
+        public var Host: String
+        public var Shared: Bool
+    }
+    public struct CgroupView: Encodable, Sendable {
+        public var Version: String
+        public var Directories: [String]
+        public var Files: [CgroupFileValue]
+    }
+    public struct OverlayView: Encodable, Sendable {
+        public var MountPoint: String
+        public var Options: String
+        public var SuperOptions: String
+    }
+    public struct Kernel: Encodable, Sendable {
+        public var Namespaces: [NamespaceView]
+        public var Cgroups: CgroupView
+        public var Overlay: OverlayView?
+    }
+
+    var Id: String
+    var Created: String
+    var Path: String
+    var Args: [String]
+    var State: State
+    var Image: String
+    var ResolvConfPath: String
+    var HostnamePath: String
+    var HostsPath: String
+    var LogPath: String
+    var Name: String
+    var RestartCount = 0
+    var Driver = "overlay2"
+    var Platform = "linux"
+    var HostConfig: HostConfig
+    var GraphDriver: GraphDriver
+    var Config: Config
+    public var Kernel: Kernel
+}
+
+extension Engine {
+    public func inspect(_ reference: String) throws(SkiffError) -> InspectDocument {
+        let c = try container(reference)
+        let cfg = c.config
+        let zero = "0001-01-01T00:00:00Z"
+        let state = InspectDocument.State(
+            Status: c.state.status.rawValue, Running: c.isRunning, OOMKilled: c.state.oomKilled,
+            Pid: c.state.pid, ExitCode: c.state.exitCode,
+            StartedAt: c.state.startedAt.map { Time.rfc3339Nano(seconds: $0.timeIntervalSince1970) } ?? zero,
+            FinishedAt: c.state.finishedAt.map { Time.rfc3339Nano(seconds: $0.timeIntervalSince1970) } ?? zero)
+        let command = cfg.command
+        return InspectDocument(
+            Id: cfg.id, Created: Time.rfc3339Nano(seconds: cfg.created.timeIntervalSince1970),
+            Path: command.first ?? "", Args: Array(command.dropFirst()), State: state, Image: cfg.imageID,
+            ResolvConfPath: c.directory + "/resolv.conf", HostnamePath: c.directory + "/hostname",
+            HostsPath: c.directory + "/hosts", LogPath: c.logPath, Name: "/" + cfg.name,
+            HostConfig: .init(Binds: cfg.binds.isEmpty ? nil : cfg.binds, Memory: cfg.limits.memoryBytes ?? 0,
+                              NanoCpus: cfg.limits.nanoCpus ?? 0, PidsLimit: cfg.limits.pidsLimit,
+                              AutoRemove: cfg.autoRemove),
+            GraphDriver: .init(Data: ["LowerDir": cfg.lowerDirs.reversed().joined(separator: ":"),
+                                      "UpperDir": c.upperDir, "WorkDir": c.workDir, "MergedDir": c.mergedDir]),
+            Config: .init(Hostname: cfg.hostname, Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,
+                          Image: cfg.image, WorkingDir: cfg.workingDir == "/" ? "" : cfg.workingDir,
+                          Entrypoint: cfg.entrypoint.isEmpty ? nil : cfg.entrypoint),
+            Kernel: kernelView(c))
+    }
+
+    /// Live kernel objects: empty namespaces and no overlay when not running.
+    public func kernelView(_ c: Container) -> InspectDocument.Kernel {
+        var namespaces: [InspectDocument.NamespaceView] = []
+        if c.isRunning {
+            for type in Namespaces.containerTypes + Namespaces.sharedTypes {
+                guard let mine = Namespaces.namespace(of: c.state.pid, type) else { continue }
+                let host = Namespaces.host(type)
+                namespaces.append(.init(Type: type, Container: mine.link, Host: host?.link ?? "?",
+                                        Shared: host?.link == mine.link))
+            }
+        }
+        var files: [CgroupFileValue] = []
+        if let driver = try? cgroupDriver(), c.isRunning {
+            files = driver.limitFiles(for: c.config.cgroupName)
+        }
+        var overlay: InspectDocument.OverlayView? = nil
+        if c.isRunning, let text = try? Files.readString("/proc/\(c.state.pid)/mountinfo"),
+           let root = MountInfo.parse(text).first(where: { $0.mountPoint == "/" && $0.fsType == "overlay" }) {
+            overlay = .init(MountPoint: "/", Options: root.mountOptions, SuperOptions: root.superOptions)
+        }
+        return .init(Namespaces: namespaces,
+                     Cgroups: .init(Version: c.config.cgroupVersion?.rawValue ?? "none",
+                                    Directories: c.isRunning ? c.config.cgroupDirs.filter { Files.exists($0) } : [],
+                                    Files: files),
+                     Overlay: overlay)
+    }
+
+    public func inspectJSON(_ references: [String]) throws(SkiffError) -> String {
+        var docs: [InspectDocument] = []
+        for r in references { docs.append(try inspect(r)) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes, .sortedKeys]
+        do {
+            return String(decoding: try encoder.encode(docs), as: UTF8.self)
+        } catch {
+            throw SkiffError(.system, "encode inspect output: \(error)")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import CShim
+import Glibc
+import SkiffCommon
+
+/// Launching skiff-spawn, the single-threaded helper that does all namespace
+/// and mount work. posix_spawn (vfork + exec) is safe from our threads; the
+/// helper then forks and clones in a process that has only one thread.
+enum Helper {
+    /// SKIFF_SPAWN, else skiff-spawn beside our own executable.
+    static func path() throws(SkiffError) -> String {
+        if let value = getenv("SKIFF_SPAWN"), value.pointee != 0 { return String(cString: value) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let slash = exe.lastIndex(of: "/") {
+                let candidate = exe[..<slash] + "/skiff-spawn"
+                if access(String(candidate), X_OK) == 0 { return String(candidate) }
+            }
+        }
+        throw SkiffError(.notFound, "skiff-spawn is missing: it must sit beside the skiff binary (or set SKIFF_SPAWN)")
+    }
+
+    struct Launched {
+        var helperPid: Int32
+        var status: Int32   // read end of the status pipe
+    }
+
+    static func launch(_ args: [String], io: AttachIO, newSession: Bool, root: StateRoot) throws(SkiffError) -> Launched {
+        let exe = try path()
+        var fds: [Int32] = [0, 0]
+        try syscall("create status pipe") { skiff_pipe_cloexec(&fds) }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + args).map { strdup($0) } + [nil]
+        let envStrings = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_ROOT=\(root.path)"]
+        let env: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            env.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, fds[1], newSession ? 1 : 0, &pid)
+        close(fds[1])
+        if rc != 0 {
+            close(fds[0])
+            throw SkiffError.system("start \(exe)", errno: rc)
+        }
+        return Launched(helperPid: pid, status: fds[0])
+    }
+
+    /// Reads status lines until "ok" or "err CODE MESSAGE". Returns the
+    /// container's host pid.
+    static func awaitStart(_ launched: Launched) throws(SkiffError) -> Int32 {
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        var pid: Int32 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(launched.status, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            text += String(decoding: buffer[0..<n], as: UTF8.self)
+            while let newline = text.firstIndex(of: "\n") {
+                let line = String(text[..<newline])
+                text = String(text[text.index(after: newline)...])
+                if line.hasPrefix("pid ") {
+                    pid = Int32(line.split(separator: " ")[1]) ?? 0
+                } else if line == "ok" {
+                    close(launched.status)
+                    return pid
+                } else if line.hasPrefix("err ") {
+                    close(launched.status)
+                    let parts = line.split(separator: " ", maxSplits: 2)
+                    let code = parts.count > 1 ? Int32(parts[1]) ?? 125 : 125
+                    let message = parts.count > 2 ? String(parts[2]) : "the container failed to start"
+                    let kind: SkiffError.Kind = code == 127 ? .commandNotFound : code == 126 ? .cannotInvoke : .system
+                    throw SkiffError(kind, message)
+                }
+            }
+        }
+        close(launched.status)
+        throw SkiffError(.system, "the spawn helper exited without starting the container")
+    }
+
+    /// waitpid for the helper; its exit code is the container's.
+    static func wait(_ pid: Int32) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 125 }
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}

@@ -1,0 +1,48 @@
+import SkiffCommon
+import SkiffKernel
+
+/// Everything `skiff run` / `skiff create` can say about a new container,
+/// already parsed from flags (the CLI and the tutor both fill this in).
+public struct RunSpec: Sendable {
+    public var image: String
+    public var command: [String] = []
+    public var name: String?
+    public var entrypoint: String?
+    public var env: [String] = []
+    public var envFiles: [String] = []
+    public var volumes: [String] = []
+    public var hostname: String?
+    public var workingDir: String?
+    public var limits = ResourceLimits()
+    public var autoRemove = false
+    public var detach = false
+    public var interactive = false
+    public var tty = false
+
+    public init(image: String, command: [String] = []) {
+        self.image = image
+        self.command = command
+    }
+}
+
+/// File descriptors a foreground container (or exec) is attached to.
+public struct AttachIO: Sendable {
+    public var stdin: Int32
+    public var stdout: Int32
+    public var stderr: Int32
+    public init(stdin: Int32 = 0, stdout: Int32 = 1, stderr: Int32 = 2) {
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+    public static let standard = AttachIO()
+}
+
+public struct ExecSpec: Sendable {
+    public var command: [String]
+    public var env: [String] = []
+    public var workingDir: String?
+    public var interactive = false
+    public var tty = false
+    public init(command: [String]) { self.command = command }
+}

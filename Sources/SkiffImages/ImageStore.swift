@@ -1,0 +1,377 @@
+import FoundationEssentials
+import SkiffCommon
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The image store: an OCI image layout at `root.images`
+///
+///     oci-layout        {"imageLayoutVersion":"1.0.0"}
+///     index.json        one manifest descriptor per tag, annotated with
+///                       org.opencontainers.image.ref.name = "busybox:latest"
+///     blobs/sha256/<hex>
+///
+/// and the unpacked layers at `root.layers/<diff_id hex>` (see
+/// `layerDirectories(for:)`). Every write is atomic (a temporary file under
+/// `root.tmp`, then rename); index.json is rewritten under a lock
+/// (`root.tmp/images.lock`), so concurrent `tag` calls of several processes
+/// do not lose each other's tags.
+public struct ImageStore: Sendable {
+    public let root: StateRoot
+
+    public init(root: StateRoot) {
+        self.root = root
+    }
+
+    public var layoutPath: String { root.images }
+    public var indexPath: String { root.images + "/index.json" }
+    public var blobsPath: String { root.images + "/blobs/sha256" }
+
+    public func blobPath(_ digest: Digest) -> String {
+        blobsPath + "/" + digest.hex
+    }
+
+    public func hasBlob(_ digest: Digest) -> Bool {
+        Files.exists(blobPath(digest))
+    }
+
+    /// Creates the layout (oci-layout, an empty index.json, blobs/sha256)
+    /// where it is missing.
+    public func ensureLayout() throws(SkiffError) {
+        try Files.makeDirectories(blobsPath)
+        try Files.makeDirectories(root.tmp)
+        let layoutFile = root.images + "/oci-layout"
+        if !Files.exists(layoutFile) {
+            try writeAtomically(layoutFile, try CanonicalJSON.encode(ImageLayout()))
+        }
+        if !Files.exists(indexPath) {
+            try writeAtomically(indexPath, try CanonicalJSON.encode(Index()))
+        }
+    }
+
+    // MARK: blobs
+
+    /// Stores `bytes` as a blob and returns its descriptor. When `expected`
+    /// is given the bytes must have that digest. The blob appears whole or
+    /// not at all (temporary file, then rename).
+    @discardableResult
+    public func writeBlob(_ bytes: [UInt8], mediaType: String, expected: Digest? = nil) throws(SkiffError) -> Descriptor {
+        let digest = Digest.of(bytes)
+        if let expected, expected != digest {
+            throw SkiffError(.invalidData, "blob \(expected) is corrupt: its content does not match its digest (it is \(digest))")
+        }
+        try ensureLayout()
+        try writeAtomically(blobPath(digest), bytes)
+        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
+    }
+
+    /// Encodes `value` as canonical JSON and stores it as a blob.
+    @discardableResult
+    public func writeJSONBlob<T: Encodable>(_ value: T, mediaType: String) throws(SkiffError) -> Descriptor {
+        try writeBlob(try CanonicalJSON.encode(value), mediaType: mediaType)
+    }
+
+    /// The blob's bytes, after checking that their sha256 is `digest`.
+    public func readBlob(_ digest: Digest) throws(SkiffError) -> [UInt8] {
+        guard let bytes = try Files.read(blobPath(digest)) else {
+            throw SkiffError(.notFound, "blob \(digest) is missing from the image store \(layoutPath)")
+        }
+        guard Digest.of(bytes) == digest else { throw corruptBlob(digest) }
+        return bytes
+    }
+
+    /// Checks a blob's digest by streaming it (for layers); returns its path.
+    @discardableResult
+    public func verifyBlob(_ digest: Digest) throws(SkiffError) -> String {
+        let path = blobPath(digest)
+        guard Files.exists(path) else {
+            throw SkiffError(.notFound, "blob \(digest) is missing from the image store \(layoutPath)")
+        }
+        guard try Digest.ofFile(path).digest == digest else { throw corruptBlob(digest) }
+        return path
+    }
+
+    private func corruptBlob(_ digest: Digest) -> SkiffError {
+        SkiffError(.invalidData, "blob \(digest) is corrupt: its content does not match its digest")
+    }
+
+    // MARK: index.json
+
+    /// index.json; an empty index when the store has none yet.
+    public func readIndex() throws(SkiffError) -> Index {
+        guard let bytes = try Files.read(indexPath) else { return Index() }
+        return try CanonicalJSON.decode(Index.self, from: bytes, what: indexPath)
+    }
+
+    /// Points `reference` at the manifest `descriptor` in index.json, moving
+    /// the tag when another manifest had it. The descriptor's manifest blob
+    /// must be in the store already.
+    public func tag(_ descriptor: Descriptor, as reference: ImageReference) throws(SkiffError) {
+        guard reference.tag != nil else {
+            throw SkiffError(.usage, "cannot tag \(descriptor.digest) as \(reference.familiarName): a tag is needed, not a digest")
+        }
+        guard hasBlob(descriptor.digest) else {
+            throw SkiffError(.notFound, "cannot tag \(reference.familiarName): manifest \(descriptor.digest) is not in the image store")
+        }
+        let name = reference.familiarName
+        try updateIndex { (index: inout Index) throws(SkiffError) in
+            index.manifests.removeAll { Self.refName(of: $0).map(Self.normalized) == name }
+            var entry = descriptor
+            var annotations = entry.annotations ?? [:]
+            annotations[AnnotationKey.refName] = name
+            entry.annotations = annotations
+            index.manifests.append(entry)
+        }
+    }
+
+    /// Removes the tag `reference` from index.json; false when it was not there.
+    /// Blobs stay (there is no garbage collection yet).
+    @discardableResult
+    public func untag(_ reference: ImageReference) throws(SkiffError) -> Bool {
+        let name = reference.familiarName
+        var removed = false
+        try updateIndex { (index: inout Index) throws(SkiffError) in
+            let before = index.manifests.count
+            index.manifests.removeAll { Self.refName(of: $0).map(Self.normalized) == name }
+            removed = index.manifests.count != before
+        }
+        return removed
+    }
+
+    private func updateIndex(_ change: (inout Index) throws(SkiffError) -> Void) throws(SkiffError) {
+        try ensureLayout()
+        let lock = try syscall("open \(root.tmp)/images.lock") {
+            open(root.tmp + "/images.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        }
+        defer { close(lock) }
+        try syscall("lock \(root.tmp)/images.lock") { flock(lock, LOCK_EX) }
+        var index = try readIndex()
+        try change(&index)
+        // Sorted by name: the same tags always give the same index.json.
+        index.manifests.sort { a, b in
+            let (na, nb) = (Self.refName(of: a) ?? "", Self.refName(of: b) ?? "")
+            return na != nb ? na < nb : a.digest < b.digest
+        }
+        try writeAtomically(indexPath, try CanonicalJSON.encode(index))
+    }
+
+    static func refName(of descriptor: Descriptor) -> String? {
+        descriptor.annotations?[AnnotationKey.refName]
+    }
+
+    /// A ref.name as a familiar name; names Skiff cannot parse stay as they are.
+    static func normalized(_ name: String) -> String {
+        (try? ImageReference(parsing: name).familiarName) ?? name
+    }
+
+    // MARK: images
+
+    /// The image a reference ("busybox", "busybox:latest",
+    /// "busybox@sha256:<manifest digest>") or an image-ID prefix ("3f57",
+    /// "sha256:3f57…") names; nil when none. A name is tried before an ID, as
+    /// Docker does; an ambiguous ID prefix is a `.conflict`.
+    public func resolve(_ nameOrID: String) throws(SkiffError) -> Image? {
+        let index = try readIndex()
+        let reference: ImageReference
+        do throws(SkiffError) {
+            reference = try ImageReference(parsing: nameOrID)
+        } catch {
+            if let image = try resolveID(nameOrID, index: index) { return image }
+            throw error
+        }
+        if let image = try resolve(reference, index: index) { return image }
+        return try resolveID(nameOrID, index: index)
+    }
+
+    /// The image `reference` names; nil when none.
+    public func resolve(_ reference: ImageReference) throws(SkiffError) -> Image? {
+        try resolve(reference, index: try readIndex())
+    }
+
+    private func resolve(_ reference: ImageReference, index: Index) throws(SkiffError) -> Image? {
+        let groups = Self.group(index)
+        if let digest = reference.digest {
+            let repository = reference.repository
+            guard let group = groups.first(where: { group in
+                group.descriptor.digest == digest && group.names.contains {
+                    (try? ImageReference(parsing: $0).repository) == repository
+                }
+            }) else { return nil }
+            return try image(group.descriptor, references: group.names)
+        }
+        let name = reference.familiarName
+        guard let group = groups.first(where: { $0.names.contains(name) }) else { return nil }
+        return try image(group.descriptor, references: group.names)
+    }
+
+    private func resolveID(_ text: String, index: Index) throws(SkiffError) -> Image? {
+        let hex = text.hasPrefix("sha256:") ? text.dropFirst("sha256:".count) : Substring(text)
+        guard Digest.isHexPrefix(hex) else { return nil }
+        var found: [Digest: Image] = [:]
+        for group in Self.group(index) {
+            let image = try image(group.descriptor, references: group.names)
+            if image.configDigest.hex.hasPrefix(hex) { found[image.configDigest] = found[image.configDigest] ?? image }
+        }
+        if found.count > 1 {
+            throw SkiffError(.conflict, "image ID prefix \(text) is ambiguous: it matches \(found.count) images; give more digits")
+        }
+        return found.values.first
+    }
+
+    /// Every image of index.json, newest first; a manifest tagged several
+    /// times is one image with several references.
+    public func list() throws(SkiffError) -> [Image] {
+        var images: [Image] = []
+        for group in Self.group(try readIndex()) {
+            images.append(try image(group.descriptor, references: group.names))
+        }
+        return images.sorted { a, b in
+            let (ca, cb) = (a.created ?? .distantPast, b.created ?? .distantPast)
+            if ca != cb { return ca > cb }
+            return (a.references.first ?? a.id) < (b.references.first ?? b.id)
+        }
+    }
+
+    /// index.json's entries grouped by manifest digest, with their names.
+    private static func group(_ index: Index) -> [(descriptor: Descriptor, names: [String])] {
+        var order: [Digest] = []
+        var groups: [Digest: (descriptor: Descriptor, names: [String])] = [:]
+        for entry in index.manifests {
+            if groups[entry.digest] == nil {
+                order.append(entry.digest)
+                groups[entry.digest] = (entry, [])
+            }
+            if let name = refName(of: entry) { groups[entry.digest]!.names.append(normalized(name)) }
+        }
+        return order.map { digest in
+            let group = groups[digest]!
+            return (group.descriptor, Array(Set(group.names)).sorted())
+        }
+    }
+
+    /// Loads the image of a manifest (or of an image index: the manifest for
+    /// this machine's platform) with its config, verifying both blobs.
+    public func image(_ descriptor: Descriptor, references: [String] = []) throws(SkiffError) -> Image {
+        var manifestDescriptor = descriptor
+        if MediaType.isIndex(descriptor.mediaType) {
+            let nested = try CanonicalJSON.decode(Index.self, from: try readBlob(descriptor.digest),
+                                                  what: "image index \(descriptor.digest)")
+            manifestDescriptor = try Self.platformManifest(in: nested, digest: descriptor.digest)
+        }
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: try readBlob(manifestDescriptor.digest),
+                                                what: "manifest \(manifestDescriptor.digest)")
+        let config = try CanonicalJSON.decode(ImageConfig.self, from: try readBlob(manifest.config.digest),
+                                              what: "image config \(manifest.config.digest)")
+        var size: Int64 = 0
+        for layer in manifest.layers { size += uncompressedSize(of: layer) }
+        return Image(configDigest: manifest.config.digest, references: references,
+                     manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config,
+                     created: Image.parseDate(config.created), size: size,
+                     compressedSize: manifest.layers.reduce(0) { $0 + $1.size })
+    }
+
+    private static func platformManifest(in index: Index, digest: Digest) throws(SkiffError) -> Descriptor {
+        let arch = Platforms.hostArchitecture
+        if let match = index.manifests.first(where: {
+            MediaType.isManifest($0.mediaType) && $0.platform?.os == "linux" && $0.platform?.architecture == arch
+        }) {
+            return match
+        }
+        let manifests = index.manifests.filter { MediaType.isManifest($0.mediaType) }
+        if manifests.count == 1, manifests[0].platform == nil { return manifests[0] }
+        throw SkiffError(.notFound, "image index \(digest) has no manifest for linux/\(arch)")
+    }
+
+    /// A layer's uncompressed length: the gzip trailer's ISIZE (the length
+    /// modulo 4 GiB, exact for layers below that), else the blob's size.
+    private func uncompressedSize(of layer: Descriptor) -> Int64 {
+        guard layer.mediaType.hasSuffix("gzip") else { return layer.size }
+        let fd = open(blobPath(layer.digest), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return layer.size }
+        defer { close(fd) }
+        var trailer = [UInt8](repeating: 0, count: 4)
+        let n = trailer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, off_t(layer.size - 4)) }
+        guard n == 4, layer.size >= 18 else { return layer.size }
+        return Int64(trailer[0]) | Int64(trailer[1]) << 8 | Int64(trailer[2]) << 16 | Int64(trailer[3]) << 24
+    }
+
+    // MARK: layers
+
+    /// The unpacked directory of each layer of `image`, BOTTOM FIRST (the
+    /// order of overlayfs's lowerdir is the reverse: top first). Layers are
+    /// unpacked on first use into `root.layers/<diff_id hex>` and shared by
+    /// every image that has them; see `LayerUnpacker.install`.
+    public func layerDirectories(for image: Image) throws(SkiffError) -> [String] {
+        let layers = image.manifest.layers
+        let diffIDs = image.config.rootfs.diffIDs
+        guard layers.count == diffIDs.count else {
+            throw SkiffError(.invalidData, "image \(image.shortID) is inconsistent: its manifest has \(layers.count) layers but its config \(diffIDs.count) diff_ids")
+        }
+        var directories: [String] = []
+        for (layer, diffID) in zip(layers, diffIDs) {
+            let directory = root.layer(digestHex: diffID.hex)
+            if !Files.isDirectory(directory) {
+                guard MediaType.isLayer(layer.mediaType) else {
+                    throw SkiffError(.unsupported, "layer \(layer.digest) has media type \(layer.mediaType), which Skiff cannot unpack")
+                }
+                let blob = try verifyBlob(layer.digest)
+                try LayerUnpacker.install(archive: blob, diffID: diffID, at: directory, staging: root.tmp)
+            }
+            directories.append(directory)
+        }
+        return directories
+    }
+
+    // MARK: files
+
+    /// Writes `bytes` to `path` through a uniquely named temporary file under
+    /// `root.tmp` and rename: safe against other threads and processes
+    /// writing the same path at the same time.
+    func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(SkiffError) {
+        try Files.makeDirectories(root.tmp)
+        var template = Array((root.tmp + "/write-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SkiffError.system("create a temporary file in \(root.tmp)") }
+        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        do throws(SkiffError) {
+            defer { close(fd) }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            try syscall("chmod \(temp)") { fchmod(fd, 0o644) }
+            try Files.writeAll(fd, bytes, what: temp)
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        if rename(temp, path) != 0 {
+            let code = errno
+            unlink(temp)
+            throw SkiffError.system("rename \(temp) to \(path)", errno: code)
+        }
+    }
+}
+
+/// The platform names of the OCI spec (Go's GOARCH).
+public enum Platforms {
+    /// This machine's architecture: "amd64" for x86_64, "arm64" for aarch64, …
+    public static var hostArchitecture: String {
+        var u = utsname()
+        uname(&u)
+        let machine = withUnsafePointer(to: u.machine) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+        }
+        return architecture(uname: machine)
+    }
+
+    public static func architecture(uname machine: String) -> String {
+        switch machine {
+        case "x86_64", "amd64": return "amd64"
+        case "aarch64", "arm64": return "arm64"
+        case "i386", "i486", "i586", "i686": return "386"
+        case "ppc64le": return "ppc64le"
+        case "s390x": return "s390x"
+        case "riscv64": return "riscv64"
+        default: return machine.hasPrefix("arm") ? "arm" : machine
+        }
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SkiffCommon
+
+/// Picks the cgroup driver for this machine.
+public enum Cgroups {
+    /// Picks the driver from a mountinfo text (`/proc/self/mountinfo`):
+    /// - cgroup v2 when the filesystem mounted at `root` is cgroup2 (a pure v2
+    ///   machine, like most systemd laptops);
+    /// - otherwise cgroup v1 with the memory, pids and cpu hierarchies listed in
+    ///   mountinfo (controllers from the super options, "rw,cpu,cpuacct");
+    ///   a hybrid cgroup2 at `root`/unified without controllers is ignored;
+    /// - otherwise a cgroup2 mounted elsewhere whose cgroup.controllers is not empty.
+    /// Throws `.unsupported` with a fix when nothing usable is mounted.
+    public static func detect(mountinfo: String, root: String = "/sys/fs/cgroup", fs: CgroupFS = .real) throws(SkiffError) -> any CgroupDriver {
+        let root = normalize(root)
+        let mounts = parseMountinfo(mountinfo)
+
+        // Later mounts hide earlier ones on the same mountpoint.
+        if let top = mounts.last(where: { $0.mountpoint == root }), top.fstype == "cgroup2" {
+            return CgroupV2Driver(root: root, fs: fs)
+        }
+
+        var mountpoints: [String: String] = [:]
+        for controller in CgroupV1Driver.controllers {
+            let candidates = mounts.filter { $0.fstype == "cgroup" && $0.controllers.contains(controller) }
+            let preferred = candidates.first { $0.mountpoint.hasPrefix(root + "/") } ?? candidates.first
+            if let preferred { mountpoints[controller] = preferred.mountpoint }
+        }
+        if !mountpoints.isEmpty {
+            return CgroupV1Driver(mountpoints: mountpoints, fs: fs)
+        }
+
+        for mount in mounts where mount.fstype == "cgroup2" {
+            let driver = CgroupV2Driver(root: mount.mountpoint, fs: fs)
+            if !driver.availableControllers.isEmpty { return driver }
+        }
+
+        throw SkiffError(.unsupported,
+            "no usable cgroup filesystem: \(root) is not cgroup2 and no cgroup v1 memory, pids or cpu hierarchy is mounted; "
+            + "fix: mount -t cgroup2 none \(root) (in a container: give it the host's cgroups, e.g. docker run --privileged --cgroupns=host)")
+    }
+
+    /// Reads /proc/self/mountinfo and picks the driver for this machine.
+    public static func detect() throws(SkiffError) -> any CgroupDriver {
+        guard let text = try Files.readString("/proc/self/mountinfo") else {
+            throw SkiffError(.unsupported, "cannot read /proc/self/mountinfo: is /proc mounted? fix: mount -t proc proc /proc")
+        }
+        return try detect(mountinfo: text)
+    }
+
+    // MARK: mountinfo
+
+    struct Mount: Equatable {
+        var mountpoint: String
+        var fstype: String
+        /// Controller names from the super options: "rw,cpu,cpuacct" gives
+        /// ["cpu", "cpuacct"]; flags and key=value options (name=systemd) are dropped.
+        var controllers: [String]
+    }
+
+    private static let nonControllerOptions: Set<String> = [
+        "rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v2_mode",
+        "nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot",
+        "memory_hugetlb_accounting", "pids_localevents",
+    ]
+
+    /// The mounts of a mountinfo text (all of them: a later tmpfs can hide a
+    /// cgroup2 on the same mountpoint). A line is
+    /// "id parent major:minor root mountpoint options [optional...] - fstype source superoptions".
+    static func parseMountinfo(_ text: String) -> [Mount] {
+        var result: [Mount] = []
+        for line in text.split(whereSeparator: { $0 == "\n" }) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let dash = fields.firstIndex(of: "-"), dash >= 6, dash + 1 < fields.count else { continue }
+            let fstype = String(fields[dash + 1])
+            let superOptions = dash + 3 < fields.count ? fields[dash + 3] : ""
+            let controllers = superOptions.split(separator: ",").map(String.init).filter {
+                !$0.contains("=") && !nonControllerOptions.contains($0)
+            }
+            result.append(Mount(mountpoint: normalize(unescape(fields[4])), fstype: fstype,
+                                controllers: fstype == "cgroup" ? controllers : []))
+        }
+        return result
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as \040, \011, \012, \134.
+    static func unescape(_ field: Substring) -> String {
+        guard field.contains("\\") else { return String(field) }
+        var bytes: [UInt8] = []
+        let utf8 = Array(field.utf8)
+        var i = 0
+        while i < utf8.count {
+            if utf8[i] == UInt8(ascii: "\\"), i + 3 < utf8.count,
+               let value = UInt8(String(decoding: utf8[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                i += 4
+            } else {
+                bytes.append(utf8[i])
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func normalize(_ path: String) -> String {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+}

@@ -1,0 +1,84 @@
+// The spawn helper's command line. The engine passes everything as argv
+// (NUL-separated already), so nothing here needs a parser beyond a loop.
+
+struct BindMount {
+    var source: String
+    var target: String
+    var readOnly: Bool
+}
+
+struct SpawnOptions {
+    enum Mode { case run, exec }
+    var mode: Mode = .run
+    var stateDir = ""            // container directory: pid and exit files go here
+    var rootfs = ""              // merged directory, the overlay's mount point
+    var lowerDirs: [String] = [] // image layers, bottom first
+    var upperDir = ""
+    var workDir = ""
+    var hostname = ""
+    var env: [String] = []
+    var workingDir = "/"
+    var cgroupProcs: [String] = []
+    var cgroupDirs: [String] = []
+    var oomFile = ""
+    var binds: [BindMount] = []
+    var logFile = ""             // JSON lines; empty means the container writes to our stdio
+    var detach = false
+    var tty = false              // fds 0-2 are a pty slave already (foreground -t)
+    var makeTTY = false          // allocate a pty here and log its output (detached -t)
+    var keepStdin = false
+    var removeOnExit = ""        // --rm when detached: the name file to release; the state dir goes too
+    var targetPid: Int32 = 0      // exec: the container's init
+    var command: [String] = []
+}
+
+func parseOptions(_ args: [String]) -> SpawnOptions {
+    var o = SpawnOptions()
+    var i = 1
+    func next() -> String {
+        i += 1
+        guard i < args.count else { fail(125, "spawn: missing value for \(args[i - 1])") }
+        return args[i]
+    }
+    guard args.count > 1 else { fail(125, "spawn: usage: skiff-spawn run|exec OPTIONS -- COMMAND") }
+    switch args[1] {
+    case "run": o.mode = .run
+    case "exec": o.mode = .exec
+    default: fail(125, "spawn: unknown mode \(args[1])")
+    }
+    i = 2
+    while i < args.count {
+        let a = args[i]
+        switch a {
+        case "--state": o.stateDir = next()
+        case "--rootfs": o.rootfs = next()
+        case "--lower": o.lowerDirs.append(next())
+        case "--upper": o.upperDir = next()
+        case "--work": o.workDir = next()
+        case "--hostname": o.hostname = next()
+        case "--env": o.env.append(next())
+        case "--workdir": o.workingDir = next()
+        case "--cgroup-procs": o.cgroupProcs.append(next())
+        case "--cgroup-dir": o.cgroupDirs.append(next())
+        case "--oom-file": o.oomFile = next()
+        case "--bind":
+            let source = next(), target = next(), mode = next()
+            o.binds.append(BindMount(source: source, target: target, readOnly: mode == "ro"))
+        case "--log": o.logFile = next()
+        case "--detach": o.detach = true
+        case "--tty": o.tty = true
+        case "--make-tty": o.makeTTY = true
+        case "--stdin": o.keepStdin = true
+        case "--remove-on-exit": o.removeOnExit = next()
+        case "--pid": o.targetPid = Int32(next()) ?? 0
+        case "--":
+            o.command = Array(args[(i + 1)...])
+            i = args.count
+            continue
+        default: fail(125, "spawn: unknown option \(a)")
+        }
+        i += 1
+    }
+    if o.command.isEmpty { fail(125, "spawn: no command given") }
+    return o
+}

@@ -1,0 +1,136 @@
+import CShim
+import Glibc
+
+// Everything the container's init does before exec, in its new mount, pid,
+// uts, ipc and net namespaces. Each failing step names itself; the message
+// goes back to the monitor over the sync pipe.
+
+struct SetupFailure: Error {
+    var code: Int32
+    var message: String
+}
+
+func check(_ rc: Int32, _ doing: @autoclosure () -> String, code: Int32 = 125) throws(SetupFailure) {
+    if rc != 0 { throw SetupFailure(code: code, message: "\(doing()): \(errnoText())") }
+}
+
+func mountFS(_ source: String, _ target: String, _ type: String?, _ flags: Int, _ data: String? = nil) throws(SetupFailure) {
+    let rc: Int32
+    if let data {
+        rc = mount(source, target, type, UInt(flags), data)
+    } else {
+        rc = mount(source, target, type, UInt(flags), nil)
+    }
+    try check(rc, "mount \(type ?? "bind") on \(target)")
+}
+
+/// Opens a path inside the rootfs without ever leaving it (openat2 RESOLVE_IN_ROOT).
+func openInRoot(_ rootFD: Int32, _ path: String, _ flags: Int32, mode: Int32 = 0) throws(SetupFailure) -> Int32 {
+    let fd = skiff_open_in_root(rootFD, path, flags, mode)
+    if fd < 0 { throw SetupFailure(code: 125, message: "open \(path) in the container: \(errnoText())") }
+    return fd
+}
+
+func makeDirInRoot(_ rootFD: Int32, _ path: String, mode: Int32 = 0o755) throws(SetupFailure) {
+    try check(skiff_mkdir_in_root(rootFD, path, mode), "create \(path) in the container")
+}
+
+/// A mount point inside the rootfs, created as a directory or an empty file,
+/// returned as /proc/self/fd/N so mount(2) cannot be redirected by a symlink.
+func mountPoint(_ rootFD: Int32, _ path: String, directory: Bool) throws(SetupFailure) -> (fd: Int32, path: String) {
+    if directory {
+        try makeDirInRoot(rootFD, path)
+        let fd = try openInRoot(rootFD, path, SKIFF_O_PATH | O_DIRECTORY)
+        return (fd, "/proc/self/fd/\(fd)")
+    }
+    let parent = path.split(separator: "/").dropLast().joined(separator: "/")
+    if !parent.isEmpty { try makeDirInRoot(rootFD, parent) }
+    var fd = skiff_open_in_root(rootFD, path, SKIFF_O_PATH, 0)
+    if fd < 0 {
+        let created = try openInRoot(rootFD, path, O_WRONLY | O_CREAT, mode: 0o644)
+        close(created)
+        fd = try openInRoot(rootFD, path, SKIFF_O_PATH)
+    }
+    return (fd, "/proc/self/fd/\(fd)")
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure) {
+    // Nothing we mount may leak back to the host.
+    try mountFS("none", "/", nil, Int(MS_REC | MS_PRIVATE))
+
+    // The image layers, top first, under one writable upper dir.
+    let lower = o.lowerDirs.reversed().joined(separator: ":")
+    try mountFS("overlay", o.rootfs, "overlay", 0,
+                "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)")
+
+    let rootFD = open(o.rootfs, SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
+    try check(rootFD < 0 ? -1 : 0, "open \(o.rootfs)")
+
+    let proc = try mountPoint(rootFD, "/proc", directory: true)
+    try mountFS("proc", proc.path, "proc", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    close(proc.fd)
+
+    try setUpDev(rootFD, consoleSource: consoleSource)
+
+    let sys = try mountPoint(rootFD, "/sys", directory: true)
+    try mountFS("sysfs", sys.path, "sysfs", Int(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    close(sys.fd)
+
+    for bind in o.binds {
+        let target = try mountPoint(rootFD, bind.target, directory: isDirectory(bind.source))
+        try mountFS(bind.source, target.path, nil, Int(MS_BIND | MS_REC))
+        close(target.fd)
+        if bind.readOnly {
+            // Reopen: the old fd names the directory under the new mount.
+            let mounted = try openInRoot(rootFD, bind.target, SKIFF_O_PATH)
+            try mountFS("none", "/proc/self/fd/\(mounted)", nil, Int(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC))
+            close(mounted)
+        }
+    }
+    close(rootFD)
+}
+
+/// A small /dev: a tmpfs with the harmless nodes bound from the host's,
+/// a private devpts, shm and the stdio links.
+func setUpDev(_ rootFD: Int32, consoleSource: String?) throws(SetupFailure) {
+    let dev = try mountPoint(rootFD, "/dev", directory: true)
+    try mountFS("tmpfs", dev.path, "tmpfs", Int(MS_NOSUID | MS_STRICTATIME), "mode=755,size=65536k")
+    close(dev.fd)
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let target = try mountPoint(rootFD, "/dev/" + node, directory: false)
+        try mountFS("/dev/" + node, target.path, nil, Int(MS_BIND))
+        close(target.fd)
+    }
+    let pts = try mountPoint(rootFD, "/dev/pts", directory: true)
+    try mountFS("devpts", pts.path, "devpts", Int(MS_NOSUID | MS_NOEXEC),
+                "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    close(pts.fd)
+    let shm = try mountPoint(rootFD, "/dev/shm", directory: true)
+    try mountFS("shm", shm.path, "tmpfs", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=65536k")
+    close(shm.fd)
+    let devFD = try openInRoot(rootFD, "/dev", SKIFF_O_PATH | O_DIRECTORY)
+    defer { close(devFD) }
+    for (name, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                           ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        try check(symlinkat(target, devFD, name), "link /dev/\(name)")
+    }
+    if let consoleSource {
+        let console = try mountPoint(rootFD, "/dev/console", directory: false)
+        try mountFS(consoleSource, console.path, nil, Int(MS_BIND))
+        close(console.fd)
+    }
+}
+
+/// pivot_root into the rootfs and drop the old root: afterwards the host's
+/// filesystem is simply not reachable from this mount namespace.
+func enterRootFS(_ rootfs: String) throws(SetupFailure) {
+    try check(chdir(rootfs), "chdir to \(rootfs)")
+    try check(skiff_pivot_root(".", "."), "pivot_root to \(rootfs)")
+    try check(umount2(".", Int32(MNT_DETACH)), "detach the old root")
+    try check(chdir("/"), "chdir to /")
+}

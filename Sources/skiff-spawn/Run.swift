@@ -1,0 +1,162 @@
+import CShim
+import Glibc
+import SkiffCommon
+
+/// `skiff-spawn run`: clone the container's init into new namespaces, wait
+/// for its exec, then stay as its monitor: copy output to the log, reap it,
+/// record the exit, remove its cgroups.
+func runContainer(_ o: SpawnOptions) -> Never {
+    if o.detach {
+        // Daemonize: the engine reaps our parent at once and never waits for
+        // the monitor, so no zombie is left in a long-lived caller (the tutor).
+        let child = fork()
+        if child < 0 { fail(125, "fork the monitor: \(errnoText())") }
+        if child > 0 { _exit(0) }
+        setsid()
+    }
+    let sync = makePipe()
+    let logging = !o.logFile.isEmpty
+    var outPipe: (read: Int32, write: Int32)? = nil
+    var errPipe: (read: Int32, write: Int32)? = nil
+    var ptyMaster: Int32 = -1
+    var ptySlave: Int32 = -1
+    var consoleSource: String? = nil
+
+    if o.makeTTY {
+        var name = [CChar](repeating: 0, count: 128)
+        ptyMaster = skiff_open_pty(&ptySlave, &name, name.count)
+        if ptyMaster < 0 { fail(125, "allocate a terminal: \(errnoText())") }
+        skiff_set_winsize(ptyMaster, 24, 80)
+        consoleSource = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    } else if o.tty {
+        consoleSource = ttyname(0).map { String(cString: $0) }
+    } else if logging {
+        outPipe = makePipe()
+        errPipe = makePipe()
+    }
+
+    let flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
+    let pid = skiff_clone_fork(flags)
+    if pid < 0 { fail(125, "create namespaces: \(errnoText())") }
+    if pid == 0 {
+        close(sync.read)
+        containerInit(o, syncFD: sync.write, ptySlave: ptySlave, outPipe: outPipe?.write,
+                      errPipe: errPipe?.write, consoleSource: consoleSource)
+    }
+
+    close(sync.write)
+    if ptySlave >= 0 { close(ptySlave) }
+    if let p = outPipe { close(p.write) }
+    if let p = errPipe { close(p.write) }
+    installForwarding(to: pid)
+    let startedAt = nowNanos()
+    writeFileAtomically(o.stateDir + "/pid", "\(pid) \(processStartTime(pid)) \(getpid()) \(startedAt)\n")
+    report("pid \(pid) \(getpid())")
+
+    if let failure = awaitExec(sync.read) {
+        _ = waitStatus(pid)
+        removeCgroups(o.cgroupDirs)
+        unlink(o.stateDir + "/pid")
+        fail(failure.code, failure.message)
+    }
+    report("ok")
+    closeStatus()
+
+    if o.detach || o.makeTTY {
+        // Nobody reads our stdio any more.
+        let null = open("/dev/null", O_RDWR)
+        if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
+    }
+
+    var log = logging ? LogWriter(path: o.logFile) : nil
+    if ptyMaster >= 0 {
+        pumpOutput(streams: [(ptyMaster, "stdout", -1)], log: &log)
+    } else if let out = outPipe, let err = errPipe {
+        let echo = !o.detach
+        pumpOutput(streams: [(out.read, "stdout", echo ? 1 : -1), (err.read, "stderr", echo ? 2 : -1)], log: &log)
+    }
+    let code = waitStatus(pid)
+    let ooms = oomKills(o.oomFile)
+    writeFileAtomically(o.stateDir + "/exit", "\(code) \(nowNanos()) \(ooms)\n")
+    removeCgroups(o.cgroupDirs)
+
+    if !o.removeOnExit.isEmpty {
+        // --rm of a detached container: nobody else is left to remove it.
+        if let owner = readFile(o.removeOnExit), owner.hasSuffix(lastPathComponent(o.stateDir)) {
+            unlink(o.removeOnExit)
+        }
+        try? Files.removeTree(o.stateDir)
+    }
+    exit(code)
+}
+
+/// PID 1 of the new namespaces: join the cgroups, build the root, exec.
+func containerInit(_ o: SpawnOptions, syncFD: Int32, ptySlave: Int32, outPipe: Int32?,
+                   errPipe: Int32?, consoleSource: String?) -> Never {
+    do throws(SetupFailure) {
+        if ptySlave >= 0 {
+            for fd: Int32 in 0...2 { dup2(ptySlave, fd) }
+        } else {
+            if let outPipe { dup2(outPipe, 1) }
+            if let errPipe { dup2(errPipe, 2) }
+            if !o.keepStdin && !o.tty {
+                let null = open("/dev/null", O_RDONLY)
+                if null >= 0 { dup2(null, 0); close(null) }
+            }
+        }
+        for procs in o.cgroupProcs {
+            let fd = open(procs, O_WRONLY | O_CLOEXEC)
+            try check(fd < 0 ? -1 : 0, "join cgroup \(procs)")
+            let n = write(fd, "0", 1)
+            close(fd)
+            try check(n == 1 ? 0 : -1, "join cgroup \(procs)")
+        }
+        try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
+        try setUpRootFS(o, consoleSource: consoleSource)
+        if !o.hostname.isEmpty {
+            try check(sethostname(o.hostname, o.hostname.utf8.count), "set hostname")
+        }
+        try check(skiff_loopback_up(), "bring up loopback")
+        try enterRootFS(o.rootfs)
+        if o.workingDir != "/" {
+            if chdir(o.workingDir) != 0 {
+                let root = open("/", SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
+                try check(skiff_mkdir_in_root(root, o.workingDir, 0o755), "create working directory \(o.workingDir)")
+                close(root)
+                try check(chdir(o.workingDir), "chdir to \(o.workingDir)", code: 126)
+            }
+        }
+        if ptySlave >= 0 || o.tty {
+            setsid()
+            try check(skiff_set_controlling_tty(0), "set the controlling terminal")
+        }
+        try execCommand(o.command, env: o.env)
+    } catch {
+        childFail(syncFD, error)
+    }
+}
+
+func oomKills(_ path: String) -> Int {
+    guard !path.isEmpty, let text = readFile(path) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("oom_kill ") {
+        return Int(line.dropFirst(9)) ?? 0
+    }
+    return 0
+}
+
+/// A dying pid namespace needs a moment before its cgroup is empty.
+func removeCgroups(_ dirs: [String]) {
+    for dir in dirs {
+        for _ in 0..<100 {
+            if rmdir(dir) == 0 || errno == ENOENT { break }
+            if errno != EBUSY { break }
+            usleep(10_000)
+        }
+        // The shared "skiff" parent goes too once the last container leaves it.
+        if let slash = dir.lastIndex(of: "/") { rmdir(String(dir[..<slash])) }
+    }
+}
+
+func lastPathComponent(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Glibc
+import SkiffCommon
+import SkiffEngine
+
+struct Skiff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skiff",
+        abstract: "A small, real container runtime for learning how containers work.",
+        discussion: "Commands follow Docker's: `skiff run -it busybox sh` works, with or without a leading `docker`.",
+        subcommands: [Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self,
+                      Exec.self, PS.self, Logs.self, Inspect.self, Explain.self, Diff.self, Images.self,
+                      Pull.self, Wait.self, Doctor.self])
+}
+
+/// Every subcommand: parsed by ArgumentParser, run against the engine.
+/// Returns the process's exit code; errors are thrown as SkiffError.
+protocol SkiffCommand: ParsableCommand {
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32
+    /// Docker exits 125 when `run` itself fails (126/127 for the command);
+    /// other commands exit 1 on errors and 125 on bad flags.
+    static var passesContainerCodes: Bool { get }
+}
+
+extension SkiffCommand {
+    static var passesContainerCodes: Bool { false }
+    func run() throws {}
+}
+
+enum CLI {
+    static func main(_ arguments: [String]) -> Int32 {
+        let command: ParsableCommand
+        do {
+            command = try Skiff.parseAsRoot(arguments)
+        } catch {
+            let code = Skiff.exitCode(for: error)
+            if code == .success {
+                print(Skiff.fullMessage(for: error))
+                return 0
+            }
+            printError(Skiff.message(for: error))
+            let sub = arguments.first.map { " " + $0 } ?? ""
+            printError("See 'skiff\(sub) --help'.", prefixed: false)
+            return 125
+        }
+        guard let skiffCommand = command as? any SkiffCommand else {
+            print(Skiff.helpMessage())
+            return 0
+        }
+        do {
+            return try skiffCommand.execute(Engine())
+        } catch {
+            printError(error.message)
+            if type(of: skiffCommand).passesContainerCodes { return error.exitCode }
+            return error.kind == .usage ? 125 : 1
+        }
+    }
+}
+
+func printError(_ message: String, prefixed: Bool = true) {
+    let line = (prefixed ? "skiff: " : "") + message + "\n"
+    try? Files.writeAll(2, Array(line.utf8), what: "stderr")
+}
+
+/// Docker's tables: columns padded to the widest cell plus three spaces.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        var out = ""
+        for (i, cell) in cells.enumerated() {
+            out += cell
+            if i < cells.count - 1 { out += String(repeating: " ", count: widths[i] - cell.count + 3) }
+        }
+        return out
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Glibc
+import SkiffCommon
+import SkiffEngine
+import SkiffKernel
+
+/// The flags `run` and `create` share, as Docker spells them.
+struct ContainerFlags: ParsableArguments {
+    @Option(name: .long, help: "Assign a name to the container") var name: String?
+    @Option(name: [.customShort("e"), .long], help: "Set environment variables (KEY=VALUE or KEY)") var env: [String] = []
+    @Option(name: .customLong("env-file"), help: "Read in a file of environment variables") var envFile: [String] = []
+    @Option(name: [.customShort("v"), .long], help: "Bind mount a host directory: HOST:CONTAINER[:ro]") var volume: [String] = []
+    @Option(name: [.customShort("h"), .long], help: "Container host name") var hostname: String?
+    @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the container") var workdir: String?
+    @Option(name: .long, help: "Overwrite the default ENTRYPOINT of the image") var entrypoint: String?
+    @Option(name: [.customShort("m"), .long], help: "Memory limit (e.g. 64m, 1g)") var memory: String?
+    @Option(name: .customLong("pids-limit"), help: "Tune container pids limit (-1 for unlimited)") var pidsLimit: Int64?
+    @Option(name: .long, help: "Number of CPUs (e.g. 0.5)") var cpus: String?
+    @Flag(name: [.customShort("i"), .long], help: "Keep STDIN open") var interactive = false
+    @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-TTY") var tty = false
+    @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits") var autoRemove = false
+
+    func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
+        var spec = RunSpec(image: image, command: command)
+        spec.name = name
+        spec.env = env
+        spec.envFiles = envFile
+        spec.volumes = volume
+        spec.hostname = hostname
+        spec.workingDir = workdir
+        spec.entrypoint = entrypoint
+        spec.interactive = interactive
+        spec.tty = tty
+        spec.autoRemove = autoRemove
+        if let memory { spec.limits.memoryBytes = try ResourceLimits.parseMemory(memory) }
+        if let cpus { spec.limits.nanoCpus = try ResourceLimits.parseCpus(cpus) }
+        if let pidsLimit { spec.limits.pidsLimit = pidsLimit }
+        for v in volume { _ = try Bind.parse(v) }
+        return spec
+    }
+}
+
+struct Run: SkiffCommand {
+    static let configuration = CommandConfiguration(abstract: "Create and run a new container from an image")
+    static var passesContainerCodes: Bool { true }
+
+    @OptionGroup var flags: ContainerFlags
+    @Flag(name: [.customShort("d"), .long], help: "Run container in background and print container ID") var detach = false
+    @Argument(help: "The image to run") var image: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments") var command: [String] = []
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        var spec = try flags.spec(image: image, command: command)
+        spec.detach = detach
+        if flags.tty && !detach && isatty(0) != 1 {
+            printError("the input device is not a TTY; running without a terminal")
+            spec.tty = false
+        }
+        let result = try engine.run(spec, progress: { printError($0, prefixed: false) })
+        if detach {
+            print(result.container.id)
+            return 0
+        }
+        return result.exitCode ?? 0
+    }
+}
+
+struct Create: SkiffCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a new container without starting it")
+    static var passesContainerCodes: Bool { true }
+
+    @OptionGroup var flags: ContainerFlags
+    @Argument(help: "The image") var image: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments") var command: [String] = []
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        let container = try engine.create(try flags.spec(image: image, command: command),
+                                          progress: { printError($0, prefixed: false) })
+        print(container.id)
+        return 0
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+@Suite("container lifecycle", .enabled(if: isRoot, rootReason))
+struct LifecycleTests {
+    @Test func detachLogsStopStartRemove() throws {
+        let box = Sandbox()
+        let name = "life-\(UUID().uuidString.prefix(6))"
+        let run = try box.run(["run", "-d", "--name", name, "busybox", "sh", "-c",
+                               "echo started; echo oops >&2; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"])
+        #expect(run.code == 0, "stderr: \(run.stderr)")
+        let id = run.out
+        #expect(id.count == 64 && id.allSatisfy(\.isHexDigit))
+
+        let ps = try box.run(["ps"])
+        #expect(ps.stdout.contains(String(id.prefix(12))))
+        #expect(ps.stdout.contains("Up "))
+        #expect(try box.run(["ps", "-q"]).out == String(id.prefix(12)))
+
+        // logs -f follows until the container stops.
+        usleep(300_000)
+        let follower = Thread { _ = try? box.run(["stop", "-t", "5", name]) }
+        let logs: Sandbox.Result
+        do {
+            usleep(200_000)
+            follower.start()
+            logs = try box.run(["logs", "-f", name], timeout: 20)
+        }
+        #expect(logs.stdout == "started\nbye\n", "stdout: \(logs.stdout)")
+        #expect(logs.stderr == "oops\n")
+        while follower.isExecuting { usleep(10_000) }
+
+        let stopped = try box.run(["ps", "-a"])
+        #expect(stopped.stdout.contains("Exited (0)"), "\(stopped.stdout)")
+        #expect(try box.run(["ps", "-q"]).out.isEmpty)
+
+        // start again by unique prefix: same container, same log file.
+        #expect(try box.run(["start", String(id.prefix(5))]).code == 0)
+        usleep(300_000)
+        // The last two lines: "started" on stdout, "oops" on stderr.
+        let again = try box.run(["logs", "--tail", "2", "-t", name])
+        #expect(again.stdout.hasSuffix(" started\n"), "\(again.stdout)")
+        #expect(again.stdout.hasPrefix("20"))
+        #expect(again.stderr.hasSuffix(" oops\n"), "\(again.stderr)")
+        #expect(try box.run(["rm", name]).code == 1, "a running container is not removed without -f")
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.leaks(of: id).isEmpty, "\(box.leaks(of: id))")
+        #expect(try box.run(["ps", "-a", "-q"]).out.isEmpty)
+    }
+
+    @Test func execJoinsTheRunningContainer() throws {
+        let box = Sandbox()
+        let name = "exec-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--name", name, "--hostname", "inside", "-e", "A=1", "busybox", "sleep", "30"]).code == 0)
+        let r = try box.run(["exec", "-e", "B=2", "-w", "/tmp", name, "sh", "-c", "hostname; echo $A$B; pwd; ps -o pid,comm | grep -c sleep"])
+        #expect(r.stdout == "inside\n12\n/tmp\n1\n", "stdout: \(r.stdout) stderr: \(r.stderr)")
+        #expect(try box.run(["exec", name, "sh", "-c", "exit 7"]).code == 7)
+        #expect(try box.run(["exec", name, "nosuchcommand"]).code == 127)
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func killAndRestart() throws {
+        let box = Sandbox()
+        let name = "kill-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--name", name, "busybox", "sh", "-c", "trap 'exit 3' USR1; while true; do sleep 0.1; done"]).code == 0)
+        usleep(200_000)
+        #expect(try box.run(["kill", "-s", "USR1", name]).code == 0)
+        #expect(try box.run(["wait", name]).out == "3")
+        #expect(try box.run(["restart", "-t", "1", name]).code == 0)
+        #expect(try box.run(["ps", "-q"]).out.count == 12)
+        #expect(try box.run(["kill", name]).code == 0)
+        #expect(try box.run(["wait", name]).out == "137")
+        #expect(try box.run(["kill", name]).code == 1, "killing a stopped container is an error")
+        #expect(try box.run(["rm", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func diffShowsTheWritableLayer() throws {
+        let box = Sandbox()
+        let name = "diff-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "--name", name, "busybox", "sh", "-c", "echo x > /tmp/new; rm /bin/vi; echo y >> /etc/passwd"]).code == 0)
+        let r = try box.run(["diff", name])
+        let lines = Set(r.stdout.split(separator: "\n").map(String.init))
+        #expect(lines.contains("A /tmp/new"), "\(r.stdout)")
+        #expect(lines.contains("C /tmp"))
+        #expect(lines.contains("D /bin/vi"))
+        #expect(lines.contains("C /etc/passwd"))
+        #expect(try box.run(["rm", name]).code == 0)
+    }
+
+    @Test func detachedAutoRemoveCleansUpByItself() throws {
+        let box = Sandbox()
+        let r = try box.run(["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.2"])
+        #expect(r.code == 0)
+        var waited = 0
+        while !box.containerIDs.isEmpty && waited < 100 { usleep(50_000); waited += 1 }
+        #expect(box.containerIDs.isEmpty)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func inspectAndExplainShowTheKernelObjects() throws {
+        let box = Sandbox()
+        let name = "show-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--name", name, "--memory", "64m", "busybox", "sleep", "30"]).code == 0)
+        let json = try box.run(["inspect", name])
+        let doc = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
+        let c = doc[0]
+        #expect((c["Name"] as? String) == "/" + name)
+        let state = c["State"] as! [String: Any]
+        #expect(state["Running"] as? Bool == true)
+        #expect((state["Pid"] as? Int ?? 0) > 0)
+        let graph = (c["GraphDriver"] as! [String: Any])["Data"] as! [String: String]
+        #expect(graph["UpperDir"]?.hasSuffix("/upper") == true)
+        let kernel = c["Kernel"] as! [String: Any]
+        let namespaces = kernel["Namespaces"] as! [[String: Any]]
+        #expect(namespaces.contains { $0["Type"] as? String == "net" && $0["Shared"] as? Bool == false })
+        #expect(namespaces.contains { $0["Type"] as? String == "user" && $0["Shared"] as? Bool == true })
+        let overlay = kernel["Overlay"] as! [String: Any]
+        #expect((overlay["SuperOptions"] as? String)?.contains("upperdir=") == true)
+        let hostConfig = c["HostConfig"] as! [String: Any]
+        #expect(hostConfig["Memory"] as? Int == 64 * 1024 * 1024)
+
+        let explain = try box.run(["explain", name])
+        #expect(explain.stdout.contains("Namespaces"))
+        #expect(explain.stdout.contains("own (host:"))
+        #expect(explain.stdout.contains("64 MiB"))
+        #expect(explain.stdout.contains("upper"))
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+    }
+}

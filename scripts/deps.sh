@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Debian/Ubuntu packages Skiff needs: C libraries it links (libarchive,
+# libseccomp, readline), the busybox-static binary the offline base image is
+# made from, and the reference tools the tests and benchmarks compare with.
+set -euo pipefail
+packages=(pkg-config libarchive-dev libseccomp-dev libreadline-dev busybox-static iproute2 tmux
+          crun runc skopeo umoci)
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || [ "${SKIFF_FORCE_APT:-}" = 1 ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
