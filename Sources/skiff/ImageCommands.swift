@@ -5,7 +5,7 @@ import SkiffEngine
 import SkiffImages
 
 struct Images: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "List images")
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images")
     @Flag(name: [.customShort("q"), .long], help: "Only show image IDs") var quiet = false
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
@@ -42,7 +42,7 @@ struct Images: SkiffCommand {
 }
 
 struct Pull: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Get an image (offline: busybox is made from the host's busybox-static)")
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Get an image (offline: busybox is made from the host's busybox-static)")
     @Argument(help: "Image reference, e.g. busybox or busybox:latest") var image: String
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {

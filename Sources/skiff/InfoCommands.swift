@@ -42,7 +42,7 @@ struct PS: SkiffCommand {
 }
 
 struct Logs: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Fetch the logs of a container")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Fetch the logs of a container")
     @Flag(name: [.customShort("f"), .long], help: "Follow log output") var follow = false
     @Flag(name: [.customShort("t"), .long], help: "Show timestamps") var timestamps = false
     @Option(name: [.customShort("n"), .long], help: "Number of lines to show from the end of the logs") var tail: String = "all"
@@ -64,7 +64,7 @@ struct Logs: SkiffCommand {
 }
 
 struct Inspect: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Show low-level information on containers, with the kernel objects they own")
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show low-level information on containers, with the kernel objects they own")
     @Argument(help: "Containers") var containers: [String]
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
@@ -74,7 +74,7 @@ struct Inspect: SkiffCommand {
 }
 
 struct Explain: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Explain in plain words what a container is made of in the kernel")
+    static let configuration = CommandConfiguration(commandName: "explain", abstract: "Explain in plain words what a container is made of in the kernel")
     @Argument(help: "Container") var container: String
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
@@ -84,7 +84,7 @@ struct Explain: SkiffCommand {
 }
 
 struct Diff: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Inspect changes to files in a container's filesystem (A added, C changed, D deleted)")
+    static let configuration = CommandConfiguration(commandName: "diff", abstract: "Inspect changes to files in a container's filesystem (A added, C changed, D deleted)")
     @Argument(help: "Container") var container: String
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
@@ -94,7 +94,7 @@ struct Diff: SkiffCommand {
 }
 
 struct Doctor: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Check what this machine supports, and how to fix what it lacks")
+    static let configuration = CommandConfiguration(commandName: "doctor", abstract: "Check what this machine supports, and how to fix what it lacks")
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
         let checks = engine.doctor()

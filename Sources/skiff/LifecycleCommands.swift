@@ -20,7 +20,7 @@ func forEachContainer(_ names: [String], _ body: (String) throws(SkiffError) -> 
 }
 
 struct Start: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Start one or more stopped containers")
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more stopped containers")
     @Flag(name: [.customShort("a"), .long], help: "Attach STDOUT/STDERR and forward signals") var attach = false
     @Argument(help: "Containers (name, ID or unique ID prefix)") var containers: [String]
 
@@ -35,7 +35,7 @@ struct Start: SkiffCommand {
 }
 
 struct Stop: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop one or more running containers")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop one or more running containers")
     @Option(name: [.customShort("t"), .long], help: "Seconds to wait before killing it") var time = 10
     @Argument(help: "Containers") var containers: [String]
 
@@ -45,7 +45,7 @@ struct Stop: SkiffCommand {
 }
 
 struct Restart: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart one or more containers")
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one or more containers")
     @Option(name: [.customShort("t"), .long], help: "Seconds to wait before killing it") var time = 10
     @Argument(help: "Containers") var containers: [String]
 
@@ -55,7 +55,7 @@ struct Restart: SkiffCommand {
 }
 
 struct Kill: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Kill one or more running containers")
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Kill one or more running containers")
     @Option(name: [.customShort("s"), .long], help: "Signal to send") var signal = "KILL"
     @Argument(help: "Containers") var containers: [String]
 
@@ -76,7 +76,7 @@ struct Remove: SkiffCommand {
 }
 
 struct Wait: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Block until a container stops, then print its exit code")
+    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Block until a container stops, then print its exit code")
     @Argument(help: "Containers") var containers: [String]
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
@@ -86,7 +86,7 @@ struct Wait: SkiffCommand {
 }
 
 struct Exec: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a command in a running container")
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Run a command in a running container")
     static var passesContainerCodes: Bool { true }
     @Flag(name: [.customShort("i"), .long], help: "Keep STDIN open") var interactive = false
     @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-TTY") var tty = false

@@ -41,7 +41,7 @@ struct ContainerFlags: ParsableArguments {
 }
 
 struct Run: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Create and run a new container from an image")
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Create and run a new container from an image")
     static var passesContainerCodes: Bool { true }
 
     @OptionGroup var flags: ContainerFlags
@@ -66,7 +66,7 @@ struct Run: SkiffCommand {
 }
 
 struct Create: SkiffCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a new container without starting it")
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a new container without starting it")
     static var passesContainerCodes: Bool { true }
 
     @OptionGroup var flags: ContainerFlags
