@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// `run -it` in a real terminal: tmux gives the CLI a pty, we type into it.
+@Suite("interactive terminal", .enabled(if: isRoot && FileManager.default.fileExists(atPath: "/usr/bin/tmux"), rootReason))
+struct TerminalTests {
+    /// Runs tmux; only capture-pane's output is read (a new server would
+    /// inherit a pipe and keep it open for as long as it lives).
+    func tmux(_ args: String...) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
+        p.arguments = args
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        guard args.first == "capture-pane" else {
+            p.standardOutput = FileHandle.nullDevice
+            try? p.run()
+            p.waitUntilExit()
+            return ""
+        }
+        let out = Pipe()
+        p.standardOutput = out
+        try? p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Polls the screen until `text` shows up (or 10 s pass).
+    func waitFor(_ session: String, _ text: String) -> String {
+        var screen = ""
+        for _ in 0..<200 {
+            screen = tmux("capture-pane", "-t", session, "-p")
+            if screen.contains(text) { return screen }
+            usleep(50_000)
+        }
+        Issue.record("timed out waiting for \(text.debugDescription); screen:\n\(screen)")
+        return screen
+    }
+
+    @Test func ttyWindowSizeAndCtrlCReachTheContainer() throws {
+        let box = Sandbox()
+        try box.run(["pull", "busybox"])
+        let session = "skiff-tty-\(UUID().uuidString.prefix(8))"
+        let name = "tty-\(UUID().uuidString.prefix(6))"
+        _ = tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                 "SKIFF_ROOT=\(box.root) \(Sandbox.skiff) run -it --name \(name) busybox sh; echo skiff-exit=$?; sleep 30")
+        defer { _ = tmux("kill-session", "-t", session) }
+        _ = waitFor(session, "/ #")
+        _ = tmux("send-keys", "-t", session, "stty size; echo term=$TERM", "Enter")
+        var screen = waitFor(session, "term=xterm")
+        #expect(screen.contains("30 100"), "the container's terminal has our window size")
+        // Ctrl-C goes to the container's foreground job, not to skiff.
+        _ = tmux("send-keys", "-t", session, "sleep 100", "Enter")
+        usleep(300_000)
+        _ = tmux("send-keys", "-t", session, "C-c")
+        _ = tmux("send-keys", "-t", session, "echo status=$?", "Enter")
+        screen = waitFor(session, "status=130")
+        _ = tmux("resize-window", "-t", session, "-x", "90", "-y", "25")
+        usleep(500_000)
+        _ = tmux("send-keys", "-t", session, "stty size", "Enter")
+        screen = waitFor(session, "25 90")
+        _ = tmux("send-keys", "-t", session, "exit 5", "Enter")
+        screen = waitFor(session, "skiff-exit=5")
+        #expect(try box.run(["ps", "-a"]).stdout.contains("Exited (5)"))
+        #expect(try box.run(["rm", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func execWithATerminal() throws {
+        let box = Sandbox()
+        let name = "ttyexec-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--name", name, "busybox", "sleep", "60"]).code == 0)
+        let session = "skiff-exec-\(UUID().uuidString.prefix(8))"
+        _ = tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                 "SKIFF_ROOT=\(box.root) \(Sandbox.skiff) exec -it \(name) sh; echo exec-exit=$?; sleep 30")
+        defer { _ = tmux("kill-session", "-t", session) }
+        _ = waitFor(session, "/ #")
+        _ = tmux("send-keys", "-t", session, "echo sleepers=$(ps -o comm | grep -c sleep)", "Enter")
+        _ = waitFor(session, "sleepers=1")
+        _ = tmux("send-keys", "-t", session, "exit 3", "Enter")
+        _ = waitFor(session, "exec-exit=3")
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+}
