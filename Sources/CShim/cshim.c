@@ -216,3 +216,5 @@ int skiff_random_bytes(void *buf, size_t len) {
     }
     return 0;
 }
+
+void skiff_close_from(int lowest) { closefrom(lowest); }

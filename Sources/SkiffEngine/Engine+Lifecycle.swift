@@ -76,7 +76,6 @@ extension Engine {
     public func remove(_ reference: String, force: Bool) throws(SkiffError) {
         try requireRoot("removing a container")
         let id = try containers.resolve(reference)
-        let dir = root.container(id)
         let loaded = try? containers.load(id: id)
         if let c = loaded, c.isRunning {
             guard force else {
@@ -85,13 +84,23 @@ extension Engine {
             try signal(c, SIGKILL)
             _ = waitForExit(c, seconds: 10)
         }
-        if let c = loaded {
-            if let driver = try? cgroupDriver() { try driver.remove(name: c.config.cgroupName) }
-            for dir in c.config.cgroupDirs where Files.exists(dir) { rmdir(dir) }
-            containers.release(name: c.config.name, id: id)
+        try removeResources(id: id, config: loaded?.config)
+    }
+
+    /// `run --rm` in the foreground, once the container has exited.
+    func removeStopped(_ c: Container) throws(SkiffError) {
+        try removeResources(id: c.id, config: c.config)
+    }
+
+    func removeResources(id: String, config: ContainerConfig?) throws(SkiffError) {
+        let dir = root.container(id)
+        if let config {
+            if let driver = try? cgroupDriver() { try driver.remove(name: config.cgroupName) }
+            for cgroup in config.cgroupDirs where Files.exists(cgroup) { rmdir(cgroup) }
+            containers.release(name: config.name, id: id)
         }
         // The overlay lives in the container's own mount namespace, but a
-        // crashed older layout or a user's mount could sit on merged/.
+        // user's mount could sit below the container's directory.
         for mount in Mounts.under(dir) { umount2(mount, Int32(MNT_DETACH)) }
         try Files.removeTree(dir)
     }

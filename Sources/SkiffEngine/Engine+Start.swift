@@ -6,12 +6,22 @@ import SkiffKernel
 extension Engine {
     /// `skiff run`: create, then start attached or detached. Returns the
     /// container's exit code for a foreground run, nil when detached.
-    public func run(_ spec: RunSpec, io: AttachIO = .standard, progress: (String) -> Void = { _ in }) throws(SkiffError) -> (container: Container, exitCode: Int32?) {
+    ///
+    /// With `handOver` (the CLI, never the tutor), a foreground run without a
+    /// terminal execs the spawn helper in place of this process: the helper
+    /// already monitors, logs, removes with --rm and exits with the
+    /// container's code, so waiting here would only cost time.
+    public func run(_ spec: RunSpec, io: AttachIO = .standard, handOver: Bool = false, warmedUp: Bool = false,
+                    progress: (String) -> Void = { _ in }) throws(SkiffError) -> (container: Container, exitCode: Int32?) {
+        if !warmedUp { warmUpCgroupAttach() }
         let container = try create(spec, progress: progress)
         do {
-            let code = try start(container, attach: spec.detach ? nil : io)
-            if let code, spec.autoRemove {
-                try remove(container.id, force: true)
+            if handOver && !spec.detach && !spec.tty {
+                try handOverStart(container)
+            }
+            let code = try start(container, attach: spec.detach ? nil : io, fresh: true)
+            if code != nil, spec.autoRemove {
+                try removeStopped(container)
                 return (container, code)
             }
             return (try self.container(container.id), code)
@@ -23,37 +33,32 @@ extension Engine {
         }
     }
 
+    /// Gets the kernel's wait for moving a process between cgroups out of
+    /// the way while the run goes on (see `CgroupWarmUp`). Call it as early as
+    /// possible before `run`; a no-op when not root.
+    public func warmUpCgroupAttach() {
+        guard isRoot, let driver = try? cgroupDriver() else { return }
+        CgroupWarmUp.start(driver)
+    }
+
     /// Starts a created or exited container. With `attach`, waits for it and
     /// returns its exit code; without, returns once its command has exec'd.
     @discardableResult
     public func start(_ container: Container, attach io: AttachIO?) throws(SkiffError) -> Int32? {
+        try start(container, attach: io, fresh: false)
+    }
+
+    func start(_ given: Container, attach io: AttachIO?, fresh: Bool) throws(SkiffError) -> Int32? {
         try requireRoot("starting a container")
-        let current = try self.container(container.id)
+        // A container `create` just made needs no second look.
+        let current = fresh ? given : try self.container(given.id)
         if current.isRunning {
             if io == nil { return nil }
             throw SkiffError(.conflict, "container \(current.name) is already running")
         }
         let config = current.config
-        let dir = current.directory
-        unlink(dir + "/exit")
-        unlink(dir + "/pid")
-
-        let driver = try cgroupDriver()
-        try driver.create(name: config.cgroupName, limits: config.limits)
-        var args = ["run", "--state", dir, "--rootfs", current.mergedDir,
-                    "--upper", current.upperDir, "--work", current.workDir,
-                    "--hostname", config.hostname, "--workdir", config.workingDir]
-        for lower in config.lowerDirs { args += ["--lower", lower] }
-        for e in config.env { args += ["--env", e] }
-        for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
-        for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }
-        if let oom = oomFile(config.cgroupDirs) { args += ["--oom-file", oom] }
-        for etc in ["hostname", "hosts", "resolv.conf"] { args += ["--bind", dir + "/" + etc, "/etc/" + etc, "rw"] }
-        for text in config.binds {
-            let bind = try Bind.parse(text)
-            if !Files.exists(bind.source) { try Files.makeDirectories(bind.source) }
-            args += ["--bind", bind.source, bind.target, bind.readOnly ? "ro" : "rw"]
-        }
+        let driver = try prepareStart(current)
+        var args = try spawnArguments(current, driver: driver)
 
         let detached = io == nil
         var terminal: TerminalSession? = nil
@@ -61,10 +66,15 @@ extension Engine {
         if detached {
             args.append("--detach")
             if config.tty { args.append("--make-tty") }
-            if config.autoRemove { args += ["--remove-on-exit", root.names + "/" + config.name] }
+            if config.autoRemove { args += ["--name-file", root.names + "/" + config.name, "--remove-on-exit"] }
             if !config.tty { args += ["--log", current.logPath] }
         } else if config.tty {
-            terminal = try TerminalSession(input: io!.stdin, output: io!.stdout)
+            do {
+                terminal = try TerminalSession(input: io!.stdin, output: io!.stdout)
+            } catch {
+                try? driver.remove(name: config.cgroupName)
+                throw error
+            }
             helperIO = AttachIO(stdin: terminal!.slave, stdout: terminal!.slave, stderr: terminal!.slave)
             args.append("--tty")
         } else {
@@ -94,12 +104,58 @@ extension Engine {
             _ = Helper.wait(launched.helperPid) // the daemonizing parent exits at once
             return nil
         }
-        if let terminal {
-            terminal.proxy(until: launched.helperPid)
-        }
+        terminal?.proxy(until: launched.helperPid)
         let code = Helper.wait(launched.helperPid)
         terminal?.close()
         return code
+    }
+
+    /// The foreground CLI run: this process becomes the container's monitor.
+    func handOverStart(_ container: Container) throws(SkiffError) -> Never {
+        let config = container.config
+        let driver = try prepareStart(container)
+        var args = try spawnArguments(container, driver: driver)
+        args += ["--name-file", root.names + "/" + config.name, "--remove-on-failure"]
+        if config.autoRemove { args.append("--remove-on-exit") } else { args += ["--log", container.logPath] }
+        if config.openStdin { args.append("--stdin") }
+        args += ["--"] + config.command
+        do {
+            try Helper.handOver(args, root: root)
+        } catch {
+            try? driver.remove(name: config.cgroupName)
+            throw error
+        }
+    }
+
+    /// Clears the last run's pid and exit files and makes the cgroups
+    /// (recorded in config.json when the container was created).
+    func prepareStart(_ container: Container) throws(SkiffError) -> any CgroupDriver {
+        unlink(container.directory + "/exit")
+        unlink(container.directory + "/pid")
+        let driver = try cgroupDriver()
+        try driver.create(name: container.config.cgroupName, limits: container.config.limits)
+        return driver
+    }
+
+    /// The spawn helper's command line for `run` mode, up to the options
+    /// that depend on how the container is attached.
+    func spawnArguments(_ c: Container, driver: any CgroupDriver) throws(SkiffError) -> [String] {
+        let config = c.config
+        let dir = c.directory
+        var args = ["run", "--state", dir, "--rootfs", c.mergedDir, "--upper", c.upperDir, "--work", c.workDir,
+                    "--hostname", config.hostname, "--workdir", config.workingDir]
+        for lower in config.lowerDirs { args += ["--lower", lower] }
+        for e in config.env { args += ["--env", e] }
+        for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
+        for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }
+        if let oom = oomFile(config.cgroupDirs) { args += ["--oom-file", oom] }
+        for etc in ["hostname", "hosts", "resolv.conf"] { args += ["--bind", dir + "/" + etc, "/etc/" + etc, "rw"] }
+        for text in config.binds {
+            let bind = try Bind.parse(text)
+            if !Files.exists(bind.source) { try Files.makeDirectories(bind.source) }
+            args += ["--bind", bind.source, bind.target, bind.readOnly ? "ro" : "rw"]
+        }
+        return args
     }
 
     /// The file whose oom_kill counter tells whether the kernel killed the container.
@@ -108,8 +164,7 @@ extension Engine {
             for file in ["memory.oom_control", "memory.events"] where Files.exists(dir + "/" + file) {
                 return dir + "/" + file
             }
-            if dir.contains("/memory/") { return dir + "/memory.oom_control" }
         }
-        return dirs.count == 1 ? dirs[0] + "/memory.events" : nil
+        return nil
     }
 }

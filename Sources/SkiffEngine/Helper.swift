@@ -30,9 +30,9 @@ enum Helper {
         let exe = try path()
         var fds: [Int32] = [0, 0]
         try syscall("create status pipe") { skiff_pipe_cloexec(&fds) }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + args).map { strdup($0) } + [nil]
-        let envStrings = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_ROOT=\(root.path)"]
-        let env: [UnsafeMutablePointer<CChar>?] = envStrings.map { strdup($0) } + [nil]
+        let withStatus = [args[0], "--status-fd", "3"] + args.dropFirst()
+        let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + withStatus).map { strdup($0) } + [nil]
+        let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
         defer {
             argv.forEach { free($0) }
             env.forEach { free($0) }
@@ -45,6 +45,21 @@ enum Helper {
             throw SkiffError.system("start \(exe)", errno: rc)
         }
         return Launched(helperPid: pid, status: fds[0])
+    }
+
+    static func environment(_ root: StateRoot) -> [String] {
+        ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_ROOT=\(root.path)"]
+    }
+
+    /// Replaces this process with the helper (a foreground `run` from the
+    /// CLI: nothing is left for us to do that the monitor cannot do).
+    /// Returns only by throwing.
+    static func handOver(_ args: [String], root: StateRoot) throws(SkiffError) -> Never {
+        let exe = try path()
+        let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + args).map { strdup($0) } + [nil]
+        let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
+        execve(exe, argv, env)
+        throw SkiffError.system("start \(exe)")
     }
 
     /// Reads status lines until "ok" or "err CODE MESSAGE". Returns the

@@ -70,38 +70,13 @@ public enum Cgroups {
     /// cgroup2 on the same mountpoint). A line is
     /// "id parent major:minor root mountpoint options [optional...] - fstype source superoptions".
     static func parseMountinfo(_ text: String) -> [Mount] {
-        var result: [Mount] = []
-        for line in text.split(whereSeparator: { $0 == "\n" }) {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let dash = fields.firstIndex(of: "-"), dash >= 6, dash + 1 < fields.count else { continue }
-            let fstype = String(fields[dash + 1])
-            let superOptions = dash + 3 < fields.count ? fields[dash + 3] : ""
-            let controllers = superOptions.split(separator: ",").map(String.init).filter {
+        MountInfo.parse(text).map { mount in
+            let controllers = mount.superOptions.split(separator: ",").map(String.init).filter {
                 !$0.contains("=") && !nonControllerOptions.contains($0)
             }
-            result.append(Mount(mountpoint: normalize(unescape(fields[4])), fstype: fstype,
-                                controllers: fstype == "cgroup" ? controllers : []))
+            return Mount(mountpoint: normalize(mount.mountPoint), fstype: mount.fsType,
+                         controllers: mount.fsType == "cgroup" ? controllers : [])
         }
-        return result
-    }
-
-    /// mountinfo writes space, tab, newline and backslash as \040, \011, \012, \134.
-    static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
-        var bytes: [UInt8] = []
-        let utf8 = Array(field.utf8)
-        var i = 0
-        while i < utf8.count {
-            if utf8[i] == UInt8(ascii: "\\"), i + 3 < utf8.count,
-               let value = UInt8(String(decoding: utf8[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                i += 4
-            } else {
-                bytes.append(utf8[i])
-                i += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func normalize(_ path: String) -> String {

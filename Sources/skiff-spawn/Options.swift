@@ -1,3 +1,5 @@
+import Glibc
+
 // The spawn helper's command line. The engine passes everything as argv
 // (NUL-separated already), so nothing here needs a parser beyond a loop.
 
@@ -27,7 +29,9 @@ struct SpawnOptions {
     var tty = false              // fds 0-2 are a pty slave already (foreground -t)
     var makeTTY = false          // allocate a pty here and log its output (detached -t)
     var keepStdin = false
-    var removeOnExit = ""        // --rm when detached: the name file to release; the state dir goes too
+    var nameFile = ""            // names/NAME: released with the state dir when we remove the container
+    var removeOnExit = false     // --rm when nobody else will remove it (detached, or handed over)
+    var removeOnFailure = false  // a `run` handed over to us: a failed start leaves nothing
     var targetPid: Int32 = 0      // exec: the container's init
     var command: [String] = []
 }
@@ -65,11 +69,16 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
             let source = next(), target = next(), mode = next()
             o.binds.append(BindMount(source: source, target: target, readOnly: mode == "ro"))
         case "--log": o.logFile = next()
+        case "--status-fd":
+            // Close-on-exec: the container must not inherit our status pipe.
+            statusOpen = next() == "3" && fcntl(3, F_SETFD, FD_CLOEXEC) != -1
         case "--detach": o.detach = true
         case "--tty": o.tty = true
         case "--make-tty": o.makeTTY = true
         case "--stdin": o.keepStdin = true
-        case "--remove-on-exit": o.removeOnExit = next()
+        case "--name-file": o.nameFile = next()
+        case "--remove-on-exit": o.removeOnExit = true
+        case "--remove-on-failure": o.removeOnFailure = true
         case "--pid": o.targetPid = Int32(next()) ?? 0
         case "--":
             o.command = Array(args[(i + 1)...])

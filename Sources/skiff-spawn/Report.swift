@@ -1,11 +1,12 @@
 import Glibc
 
-// How the helper talks back. fd 3, when the engine passed one, is the status
-// pipe: "pid HOSTPID MONITORPID", then "ok" once the command has been exec'd,
-// or "err CODE MESSAGE" (CODE is Docker's exit code: 125, 126 or 127).
+// How the helper talks back. With --status-fd 3 (the engine's pipe): "pid
+// HOSTPID MONITORPID", then "ok" once the command has been exec'd, or "err
+// CODE MESSAGE" (CODE is Docker's exit code: 125, 126 or 127). Without one
+// (the CLI handed its process over), errors go to stderr as the CLI's would.
 
 let statusFD: Int32 = 3
-nonisolated(unsafe) var statusOpen = fcntl(3, F_GETFD) != -1
+nonisolated(unsafe) var statusOpen = false
 
 func report(_ line: String) {
     guard statusOpen else { return }
@@ -21,7 +22,7 @@ func fail(_ code: Int32, _ message: String) -> Never {
     if statusOpen {
         report("err \(code) \(message)")
     } else {
-        writeAll(2, Array(("skiff-spawn: " + message + "\n").utf8))
+        writeAll(2, Array(("skiff: " + message + "\n").utf8))
     }
     exit(code)
 }

@@ -15,6 +15,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         setsid()
     }
     let sync = makePipe()
+    let joined = makePipe()
     let logging = !o.logFile.isEmpty
     var outPipe: (read: Int32, write: Int32)? = nil
     var errPipe: (read: Int32, write: Int32)? = nil
@@ -40,11 +41,13 @@ func runContainer(_ o: SpawnOptions) -> Never {
     if pid < 0 { fail(125, "create namespaces: \(errnoText())") }
     if pid == 0 {
         close(sync.read)
-        containerInit(o, syncFD: sync.write, ptySlave: ptySlave, outPipe: outPipe?.write,
+        close(joined.write)
+        containerInit(o, syncFD: sync.write, joinedFD: joined.read, ptySlave: ptySlave, outPipe: outPipe?.write,
                       errPipe: errPipe?.write, consoleSource: consoleSource)
     }
 
     close(sync.write)
+    close(joined.read)
     if ptySlave >= 0 { close(ptySlave) }
     if let p = outPipe { close(p.write) }
     if let p = errPipe { close(p.write) }
@@ -53,11 +56,21 @@ func runContainer(_ o: SpawnOptions) -> Never {
     writeFileAtomically(o.stateDir + "/pid", "\(pid) \(processStartTime(pid)) \(getpid()) \(startedAt)\n")
     report("pid \(pid) \(getpid())")
 
+    // Moving a process between cgroups waits for an RCU grace period (often
+    // several ms on cgroup v1): we do it here while the child builds its
+    // root, and it waits for our byte before entering its cgroup namespace.
+    for procs in o.cgroupProcs where !writeFile(procs, "\(pid)") {
+        let why = errnoText()
+        kill(pid, SIGKILL)
+        _ = waitStatus(pid)
+        failStart(o, 125, "join cgroup \(procs): \(why)")
+    }
+    writeAll(joined.write, [1])
+    close(joined.write)
+
     if let failure = awaitExec(sync.read) {
         _ = waitStatus(pid)
-        removeCgroups(o.cgroupDirs)
-        unlink(o.stateDir + "/pid")
-        fail(failure.code, failure.message)
+        failStart(o, failure.code, failure.message)
     }
     report("ok")
     closeStatus()
@@ -80,18 +93,33 @@ func runContainer(_ o: SpawnOptions) -> Never {
     writeFileAtomically(o.stateDir + "/exit", "\(code) \(nowNanos()) \(ooms)\n")
     removeCgroups(o.cgroupDirs)
 
-    if !o.removeOnExit.isEmpty {
-        // --rm of a detached container: nobody else is left to remove it.
-        if let owner = readFile(o.removeOnExit), owner.hasSuffix(lastPathComponent(o.stateDir)) {
-            unlink(o.removeOnExit)
-        }
-        try? Files.removeTree(o.stateDir)
+    if o.removeOnExit {
+        // --rm when nobody else is left to remove it (detached, or handed over).
+        removeContainer(o)
     }
     exit(code)
 }
 
-/// PID 1 of the new namespaces: join the cgroups, build the root, exec.
-func containerInit(_ o: SpawnOptions, syncFD: Int32, ptySlave: Int32, outPipe: Int32?,
+/// Undoes a start that failed: cgroups, the pid file, and with
+/// --remove-on-failure (a `run` that handed itself over) the whole container.
+func failStart(_ o: SpawnOptions, _ code: Int32, _ message: String) -> Never {
+    removeCgroups(o.cgroupDirs)
+    unlink(o.stateDir + "/pid")
+    if o.removeOnFailure { removeContainer(o) }
+    fail(code, message)
+}
+
+/// The container's state directory and its name, as `rm` would.
+func removeContainer(_ o: SpawnOptions) {
+    if !o.nameFile.isEmpty, let owner = readFile(o.nameFile), owner.hasSuffix(lastPathComponent(o.stateDir)) {
+        unlink(o.nameFile)
+    }
+    try? Files.removeTree(o.stateDir)
+}
+
+/// PID 1 of the new namespaces: build the root, wait until the monitor has
+/// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
+func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: Int32, outPipe: Int32?,
                    errPipe: Int32?, consoleSource: String?) -> Never {
     do throws(SetupFailure) {
         if ptySlave >= 0 {
@@ -104,15 +132,11 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, ptySlave: Int32, outPipe: I
                 if null >= 0 { dup2(null, 0); close(null) }
             }
         }
-        for procs in o.cgroupProcs {
-            let fd = open(procs, O_WRONLY | O_CLOEXEC)
-            try check(fd < 0 ? -1 : 0, "join cgroup \(procs)")
-            let n = write(fd, "0", 1)
-            close(fd)
-            try check(n == 1 ? 0 : -1, "join cgroup \(procs)")
-        }
-        try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
         try setUpRootFS(o, consoleSource: consoleSource)
+        var byte: UInt8 = 0
+        if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
+        close(joinedFD)
+        try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
         if !o.hostname.isEmpty {
             try check(sethostname(o.hostname, o.hostname.utf8.count), "set hostname")
         }

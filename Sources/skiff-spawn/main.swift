@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 
 // skiff-spawn: the only process that creates namespaces, mounts and
@@ -5,6 +6,9 @@ import Glibc
 // Dispatch), exec'd fresh by the engine, so fork/clone here is safe.
 
 let options = parseOptions(CommandLine.arguments)
+// Nothing the caller had open reaches the container but stdio (and our
+// status pipe, which is close-on-exec).
+skiff_close_from(statusOpen ? 4 : 3)
 switch options.mode {
 case .run: runContainer(options)
 case .exec: execInContainer(options)

@@ -29,6 +29,10 @@ extension SkiffCommand {
 
 enum CLI {
     static func main(_ arguments: [String]) -> Int32 {
+        let engine = Engine()
+        // `run` is the hot path: start the kernel's cgroup-attach wait now,
+        // before parsing (see CgroupWarmUp).
+        if arguments.first == "run" { engine.warmUpCgroupAttach() }
         let command: ParsableCommand
         do {
             command = try Skiff.parseAsRoot(arguments)
@@ -48,7 +52,7 @@ enum CLI {
             return 0
         }
         do {
-            return try skiffCommand.execute(Engine())
+            return try skiffCommand.execute(engine)
         } catch {
             printError(error.message)
             if type(of: skiffCommand).passesContainerCodes { return error.exitCode }

@@ -31,7 +31,7 @@ final class Sandbox: @unchecked Sendable {
 
     @discardableResult
     func run(_ args: [String], stdin: String? = nil, env extra: [String: String] = [:], timeout: Double = 60,
-             as user: String? = nil) throws -> Result {
+             as user: String? = nil, extraFD: Bool = false) throws -> Result {
         let process = Process()
         if let user {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -48,6 +48,12 @@ final class Sandbox: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        if extraFD {
+            // A caller that leaves a descriptor open besides stdio (Process
+            // itself closes them, so a shell opens one and execs skiff).
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec 7</dev/null; exec \"$0\" \"$@\"", Sandbox.skiff] + args
+        }
         try process.run()
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))

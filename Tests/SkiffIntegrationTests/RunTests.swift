@@ -43,6 +43,14 @@ struct RunTests {
         #expect(r.stdout.contains("sh -c"))
     }
 
+    @Test func theContainerInheritsOnlyStdio() throws {
+        let box = Sandbox()
+        // An extra descriptor in the caller must not reach the container.
+        let r = try box.run(["run", "--rm", "busybox", "sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '"],
+                            extraFD: true)
+        #expect(r.stdout == "0 1 2 ", "stderr: \(r.stderr)")
+    }
+
     @Test func loopbackIsUpAndNothingElseExists() throws {
         let box = Sandbox()
         let r = try box.run(["run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c 1 -W 1 127.0.0.1 >/dev/null && echo ping-ok"])

@@ -56,3 +56,5 @@ extern const int SKIFF_O_PATH;
 int skiff_pipe_cloexec(int fds[2]);
 /// Fills buf with random bytes from the kernel (getrandom(2)).
 int skiff_random_bytes(void *buf, size_t len);
+/// Closes every descriptor from `lowest` up (close_range(2)).
+void skiff_close_from(int lowest);
