@@ -30,24 +30,7 @@ extension Engine {
             args.append("--stdin")
         }
         args += ["--"] + spec.command
-        let launched: Helper.Launched
-        do {
-            launched = try Helper.launch(args, io: helperIO, newSession: false, root: root)
-        } catch {
-            terminal?.close()
-            throw error
-        }
-        terminal?.closeSlave()
-        do {
-            _ = try Helper.awaitStart(launched)
-        } catch {
-            terminal?.close()
-            _ = Helper.wait(launched.helperPid)
-            throw error
-        }
-        terminal?.proxy(until: launched.helperPid)
-        let code = Helper.wait(launched.helperPid)
-        terminal?.close()
-        return code
+        let launched = try Helper.start(args, io: helperIO, terminal: terminal, newSession: false, root: root) {}
+        return Helper.attach(launched, terminal: terminal)
     }
 }

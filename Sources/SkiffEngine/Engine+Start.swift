@@ -83,31 +83,14 @@ extension Engine {
         }
         args += ["--"] + config.command
 
-        let launched: Helper.Launched
-        do {
-            launched = try Helper.launch(args, io: helperIO, newSession: detached, root: root)
-        } catch {
-            terminal?.close()
+        let launched = try Helper.start(args, io: helperIO, terminal: terminal, newSession: detached, root: root) {
             try? driver.remove(name: config.cgroupName)
-            throw error
-        }
-        terminal?.closeSlave()
-        do {
-            _ = try Helper.awaitStart(launched)
-        } catch {
-            terminal?.close()
-            _ = Helper.wait(launched.helperPid)
-            try? driver.remove(name: config.cgroupName)
-            throw error
         }
         if detached {
             _ = Helper.wait(launched.helperPid) // the daemonizing parent exits at once
             return nil
         }
-        terminal?.proxy(until: launched.helperPid)
-        let code = Helper.wait(launched.helperPid)
-        terminal?.close()
-        return code
+        return Helper.attach(launched, terminal: terminal)
     }
 
     /// The foreground CLI run: this process becomes the container's monitor.

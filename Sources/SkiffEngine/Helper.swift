@@ -95,6 +95,38 @@ enum Helper {
         throw SkiffError(.system, "the spawn helper exited without starting the container")
     }
 
+    /// Launches the helper and waits until its command has exec'd. On any
+    /// failure the terminal is closed, the helper reaped, `undo` run.
+    static func start(_ args: [String], io: AttachIO, terminal: TerminalSession?, newSession: Bool,
+                      root: StateRoot, undo: () -> Void) throws(SkiffError) -> Launched {
+        let launched: Launched
+        do {
+            launched = try launch(args, io: io, newSession: newSession, root: root)
+        } catch {
+            terminal?.close()
+            undo()
+            throw error
+        }
+        terminal?.closeSlave()
+        do {
+            _ = try awaitStart(launched)
+        } catch {
+            terminal?.close()
+            _ = wait(launched.helperPid)
+            undo()
+            throw error
+        }
+        return launched
+    }
+
+    /// Copies the terminal (if any) until the command ends; its exit code.
+    static func attach(_ launched: Launched, terminal: TerminalSession?) -> Int32 {
+        terminal?.proxy(until: launched.helperPid)
+        let code = wait(launched.helperPid)
+        terminal?.close()
+        return code
+    }
+
     /// waitpid for the helper; its exit code is the container's.
     static func wait(_ pid: Int32) -> Int32 {
         var status: Int32 = 0

@@ -4,26 +4,45 @@ import Testing
 /// `run -it` in a real terminal: tmux gives the CLI a pty, we type into it.
 @Suite("interactive terminal", .enabled(if: isRoot && FileManager.default.fileExists(atPath: "/usr/bin/tmux"), rootReason))
 struct TerminalTests {
-    /// Runs tmux; only capture-pane's output is read (a new server would
-    /// inherit a pipe and keep it open for as long as it lives).
+    /// Runs tmux with posix_spawn and waitpid; only capture-pane's output is
+    /// read (a new server would inherit a pipe and keep it open as long as it
+    /// lives, so every other call writes to /dev/null).
     func tmux(_ args: String...) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-        p.arguments = args
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        guard args.first == "capture-pane" else {
-            p.standardOutput = FileHandle.nullDevice
-            try? p.run()
-            p.waitUntilExit()
-            return ""
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return "" }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let capture = args.first == "capture-pane"
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if capture {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         }
-        let out = Pipe()
-        p.standardOutput = out
-        try? p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        let argv = (["tmux"] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ)
+        close(fds[1])
+        var output = Data()
+        if rc == 0 && capture {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fds[0], &buffer, buffer.count)
+                if n <= 0 { break }
+                output.append(contentsOf: buffer[0..<n])
+            }
+        }
+        close(fds[0])
+        if rc == 0 {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Polls the screen until `text` shows up (or 10 s pass).
