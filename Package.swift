@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Syscalls and constants Swift cannot reach (clone, pivot_root, setns, ifreq ioctls).
@@ -28,13 +29,22 @@ let package = Package(
         ]),
         // Container lifecycle: the one API the CLI and the tutor call.
         .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "CShim"]),
+        // GNU readline for the tutor's REPL (history, completion).
+        .systemLibrary(name: "CReadline", pkgConfig: "readline",
+                       providers: [.apt(["libreadline-dev"])]),
+        // The tutor: lessons as data, checks against the live engine, progress, REPL, autopilot.
+        .target(name: "SkiffTutor", dependencies: [
+            "SkiffEngine", "SkiffCommon", "SkiffKernel", "SkiffImages", "CReadline",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
         .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
         .executableTarget(name: "skiff", dependencies: [
-            "SkiffEngine",
+            "SkiffEngine", "SkiffTutor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "skiff"]),
+        .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "skiff", "skiff-spawn"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffEngine", "skiff", "skiff-spawn"]),
     ],
     swiftLanguageModes: [.v6]

@@ -7,16 +7,16 @@ extension Engine {
     /// `skiff run`: create, then start attached or detached. Returns the
     /// container's exit code for a foreground run, nil when detached.
     ///
-    /// With `handOver` (the CLI, never the tutor), a foreground run without a
-    /// terminal execs the spawn helper in place of this process: the helper
-    /// already monitors, logs, removes with --rm and exits with the
+    /// When the engine `handsOverForegroundRuns` (the CLI's), a foreground run
+    /// without a terminal execs the spawn helper in place of this process: the
+    /// helper already monitors, logs, removes with --rm and exits with the
     /// container's code, so waiting here would only cost time.
-    public func run(_ spec: RunSpec, io: AttachIO = .standard, handOver: Bool = false, warmedUp: Bool = false,
+    public func run(_ spec: RunSpec, io: AttachIO = .standard, warmedUp: Bool = false,
                     progress: (String) -> Void = { _ in }) throws(SkiffError) -> (container: Container, exitCode: Int32?) {
         if !warmedUp { warmUpCgroupAttach() }
         let container = try create(spec, progress: progress)
         do {
-            if handOver && !spec.detach && !spec.tty {
+            if handsOverForegroundRuns && !spec.detach && !spec.tty {
                 try handOverStart(container)
             }
             let code = try start(container, attach: spec.detach ? nil : io, fresh: true)

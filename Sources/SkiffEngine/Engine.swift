@@ -7,10 +7,15 @@ import SkiffKernel
 /// The one API every front end (CLI, tutor, later the daemon) calls.
 public final class Engine: Sendable {
     public let root: StateRoot
+    /// The CLI's engine: a foreground `run` without a terminal replaces this
+    /// process with the spawn helper (see `run`). Never for the tutor, which
+    /// must outlive the containers it starts.
+    public let handsOverForegroundRuns: Bool
     let containers: ContainerStore
 
-    public init(root: StateRoot = .fromEnvironment()) {
+    public init(root: StateRoot = .fromEnvironment(), handsOverForegroundRuns: Bool = false) {
         self.root = root
+        self.handsOverForegroundRuns = handsOverForegroundRuns
         self.containers = ContainerStore(root: root)
     }
 

@@ -77,13 +77,29 @@ func waitStatus(_ pid: Int32) -> Int32 {
 
 /// Forwarded to the container: the monitor itself must outlive a Ctrl-C.
 nonisolated(unsafe) var forwardTarget: Int32 = 0
+nonisolated(unsafe) var interrupts = 0
+/// Made before any signal can arrive: the handler only reads it.
+nonisolated(unsafe) var interruptNote: [UInt8] = []
 
 func installForwarding(to pid: Int32) {
     forwardTarget = pid
-    signal(SIGINT, SIG_IGN)
+    interruptNote = Array(("\r\nskiff: the container did not stop on Ctrl-C (as PID 1 it has no default "
+        + "action for SIGINT unless it sets one), so the second Ctrl-C killed it with SIGKILL\r\n").utf8)
+    // The terminal sends Ctrl-C to the whole foreground process group, the
+    // container included. A second one means the user wants it gone.
+    signal(SIGINT) { _ in
+        interrupts += 1
+        guard forwardTarget > 0, interrupts >= 2 else { return }
+        _ = interruptNote.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        kill(forwardTarget, SIGKILL)
+    }
     signal(SIGQUIT, SIG_IGN)
     signal(SIGPIPE, SIG_IGN)
     for sig in [SIGTERM, SIGHUP, SIGUSR1, SIGUSR2] {
         signal(sig) { sig in if forwardTarget > 0 { kill(forwardTarget, sig) } }
     }
+    // A caller may have left signals blocked; ours must arrive.
+    var none = sigset_t()
+    sigemptyset(&none)
+    sigprocmask(SIG_SETMASK, &none, nil)
 }

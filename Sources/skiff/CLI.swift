@@ -10,7 +10,7 @@ struct Skiff: ParsableCommand {
         discussion: "Commands follow Docker's: `skiff run -it busybox sh` works, with or without a leading `docker`.",
         subcommands: [Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self,
                       Exec.self, PS.self, Logs.self, Inspect.self, Explain.self, Diff.self, Images.self,
-                      Pull.self, Wait.self, Doctor.self])
+                      Pull.self, Wait.self, Doctor.self, Tutor.self, Lessons.self])
 }
 
 /// Every subcommand: parsed by ArgumentParser, run against the engine.
@@ -29,7 +29,7 @@ extension SkiffCommand {
 
 enum CLI {
     static func main(_ arguments: [String]) -> Int32 {
-        let engine = Engine()
+        let engine = Engine(handsOverForegroundRuns: true)
         // `run` is the hot path: start the kernel's cgroup-attach wait now,
         // before parsing (see CgroupWarmUp).
         if arguments.first == "run" { engine.warmUpCgroupAttach() }

@@ -6,7 +6,7 @@ import SkiffCommon
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "docker" { arguments.removeFirst() }
 if arguments.isEmpty && isatty(0) == 1 && isatty(1) == 1 {
-    // Skiff's main job for a new user: a shell in a fresh busybox container.
-    arguments = ["run", "-it", "--rm", "busybox", "sh"]
+    // A new user typing `skiff` lands in the tutor.
+    arguments = ["tutor"]
 }
 exit(CLI.main(arguments))

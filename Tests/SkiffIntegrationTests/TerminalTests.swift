@@ -25,8 +25,17 @@ struct TerminalTests {
         posix_spawn_file_actions_addclose(&actions, fds[1])
         let argv = (["tmux"] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // The test runner's threads may block signals: tmux and all it starts
+        // must not inherit that.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, &attributes, argv, environ)
         close(fds[1])
         var output = Data()
         if rc == 0 && capture {
@@ -100,6 +109,26 @@ struct TerminalTests {
         _ = tmux("send-keys", "-t", session, "exit 3", "Enter")
         _ = waitFor(session, "exec-exit=3")
         #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+}
+
+extension TerminalTests {
+    @Test func secondCtrlCKillsAForegroundContainerThatIgnoresIt() throws {
+        let box = Sandbox()
+        try box.run(["pull", "busybox"])
+        let session = "skiff-int-\(UUID().uuidString.prefix(8))"
+        _ = tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "20",
+                 "SKIFF_ROOT=\(box.root) \(Sandbox.skiff) run --rm busybox sleep 100; echo skiff-exit=$?; sleep 30")
+        defer { _ = tmux("kill-session", "-t", session) }
+        usleep(1_000_000)
+        _ = tmux("send-keys", "-t", session, "C-c")
+        usleep(500_000)
+        // sleep as PID 1 has no handler: the first Ctrl-C changes nothing.
+        #expect(!tmux("capture-pane", "-t", session, "-p").contains("skiff-exit="))
+        _ = tmux("send-keys", "-t", session, "C-c")
+        let screen = waitFor(session, "skiff-exit=137")
+        #expect(screen.contains("killed it with SIGKILL"))
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 }

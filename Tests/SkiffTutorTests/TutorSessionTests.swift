@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import SkiffCommon
+import SkiffEngine
+@testable import SkiffTutor
+
+/// The session without containers: reading steps, quizzes, hints, progress,
+/// navigation and completion, with a progress store in a temp dir.
+@Suite("Tutor: session and completion")
+struct TutorSessionTests {
+    func session(_ dir: String) -> TutorSession {
+        let library = LessonLibrary.load(directory: repoLessons)
+        let store = ProgressStore(directory: dir + "/data")
+        return TutorSession(engine: Engine(root: StateRoot(path: dir + "/state")), library: library, store: store,
+                            progress: store.load(), screen: Screen(color: false), runner: { _, _ in 0 })
+    }
+
+    @Test func readingQuizHintsAndResume() throws {
+        let dir = "/tmp/skiff-session-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = session(dir)
+        #expect(s.currentLesson?.id == "container")
+        #expect(s.currentStep?.id == "intro")
+        _ = s.handle("next")                                   // a reading step: next moves on
+        #expect(s.currentStep?.id == "first-shell")
+        _ = s.handle("next")                                   // not done: next refuses
+        #expect(s.currentStep?.id == "first-shell")
+        _ = s.handle("hint")
+        #expect(s.progress[lesson: "container"].hintsShown == 1)
+
+        // Jump to the quiz: wrong answer, then right ones.
+        let quizIndex = try #require(s.currentLesson?.steps.firstIndex { $0.isQuiz })
+        s.progress[lesson: "container"].step = quizIndex
+        _ = s.handle("3")
+        #expect(s.currentStep?.isQuiz == true && s.quizIndex == 0)
+        _ = s.handle("2")
+        _ = s.handle(" 1 ")
+        #expect(s.quizIndex == 2)
+        _ = s.handle("2")
+        #expect(s.currentStep?.goal == true, "the quiz is done; the exercise follows")
+        _ = s.handle("back")
+        #expect(s.currentStep?.isQuiz == true)
+
+        // Saved after every step: a new session resumes there.
+        let again = session(dir)
+        #expect(again.currentStep?.isQuiz == true)
+        #expect(again.progress.seed == s.progress.seed, "the learner keeps their seed")
+        _ = again.handle("lang zh")
+        #expect(session(dir).progress.lang == .zh)
+        #expect(again.handle("quit") == .quit)
+    }
+
+    @Test func startNeedsAndUnknownInput() {
+        let dir = "/tmp/skiff-session-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = session(dir)
+        _ = s.handle("start lifecycle")
+        #expect(s.currentLesson?.id == "lifecycle")
+        _ = s.handle("frobnicate now")
+        _ = s.handle("run 'unbalanced")
+        _ = s.handle("docker start container")
+        #expect(s.currentLesson?.id == "container", "`docker start ID` of a lesson opens it")
+    }
+
+    @Test func tabCompletion() {
+        let dir = "/tmp/skiff-session-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = session(dir)
+        #expect(Completion.candidates(before: "", word: "ru", session: s) == ["run"])
+        #expect(Completion.candidates(before: "", word: "l", session: s) == ["lang", "lessons", "logs"])
+        #expect(Completion.candidates(before: "docker run -d ", word: "--na", session: s) == ["--name"])
+        #expect(Completion.candidates(before: "start ", word: "", session: s).contains("image-vs-container"))
+        #expect(Completion.candidates(before: "lang ", word: "", session: s) == ["en", "zh"])
+        #expect(Completion.candidates(before: "show ", word: "", session: s) == ["all", "cgroups", "layers", "ns"])
+        #expect(Completion.candidates(before: "ps ", word: "-", session: s) == ["--all", "--quiet", "-a", "-q"])
+    }
+}
