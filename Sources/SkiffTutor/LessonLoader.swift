@@ -165,6 +165,13 @@ struct Parser {
         if m["zh"] == nil { issue(node, "\(what): the Chinese text (zh) is missing") }
         if let en, en.trimmingCharacters(in: " \t").isEmpty { issue(m["en"], "\(what).en is empty") }
         if let zh, zh.trimmingCharacters(in: " \t").isEmpty { issue(m["zh"], "\(what).zh is empty") }
+        // In an unquoted YAML value " #" starts a comment, which silently cuts
+        // the text: an odd number of backticks is the usual trace of that.
+        for (key, text) in [("en", en), ("zh", zh)] {
+            if let text, text.filter({ $0 == "`" }).count % 2 == 1 {
+                issue(m[key], "\(what).\(key) has an unclosed ` (was it cut by a ' #' comment? quote the value)")
+            }
+        }
         guard let en, let zh else { return nil }
         return Localized(en: en, zh: zh)
     }

@@ -96,6 +96,16 @@ struct TutorLessonParserTests {
         #expect(issues.contains { $0.line == 16 && $0.message.contains("Chinese text (zh) is missing") }, "\(issues)")
     }
 
+    @Test func textCutByAYAMLCommentIsCaught() {
+        // Unquoted, " #" starts a comment: the text would end at "`/".
+        let text = goodLesson.replacingOccurrences(of: "      en: Read this.\n", with: "      en: The prompt is `/ #` now.\n")
+        let (lesson, issues) = parse(text)
+        #expect(lesson == nil)
+        #expect(issues.contains { $0.line == 16 && $0.message.contains("unclosed `") }, "\(issues)")
+        let quoted = goodLesson.replacingOccurrences(of: "      en: Read this.\n", with: "      en: \"The prompt is `/ #` now.\"\n")
+        #expect(parse(quoted).0 != nil)
+    }
+
     @Test func unknownCheckKindIsAnError() {
         let text = goodLesson.replacingOccurrences(of: "kind: container_status", with: "kind: container_colour")
         let (_, issues) = parse(text)
