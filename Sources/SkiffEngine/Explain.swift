@@ -89,3 +89,55 @@ extension Engine {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
     }
 }
+
+extension Engine {
+    /// The short view the tutor prints after each step: one line per kind
+    /// of kernel object. `explain` has the full one.
+    public func explainBrief(_ reference: String, sections: [ExplainSection] = ExplainSection.allCases) throws(SkiffError) -> String {
+        let c = try container(reference)
+        let k = kernelView(c)
+        let short = { (path: String) in path.replacingOccurrences(of: c.id, with: c.shortID + "…") }
+        var lines: [String] = []
+        switch c.state.status {
+        case .running: lines.append("\(c.name) (\(c.shortID)): running, PID \(c.state.pid) on the host, PID 1 inside")
+        case .exited: lines.append("\(c.name) (\(c.shortID)): exited (\(c.state.exitCode)); no namespaces or cgroups left, its files remain")
+        case .created: lines.append("\(c.name) (\(c.shortID)): created; nothing in the kernel yet")
+        }
+        if sections.contains(.namespaces), !k.Namespaces.isEmpty {
+            let own = k.Namespaces.filter { !$0.Shared }.map { $0.Container }
+            let shared = k.Namespaces.filter(\.Shared).map(\.Type)
+            lines.append("  namespaces  own: " + own.joined(separator: " ")
+                         + (shared.isEmpty ? "" : "; shared with the host: " + shared.joined(separator: ", ")))
+        }
+        if sections.contains(.cgroups), !k.Cgroups.Directories.isEmpty {
+            let limitNames: Set<String> = ["memory.limit_in_bytes", "memory.max", "pids.max", "cpu.cfs_quota_us", "cpu.max"]
+            let limits = k.Cgroups.Files.compactMap { file -> String? in
+                let name = String(file.path.split(separator: "/").last ?? "")
+                guard limitNames.contains(name) else { return nil }
+                if let n = Int64(file.value), n > 1 << 20, name.hasPrefix("memory") { return "\(name)=\(Time.bytes(n))" }
+                return "\(name)=\(file.value)"
+            }
+            lines.append("  cgroups \(k.Cgroups.Version)  " + k.Cgroups.Directories.map(short).joined(separator: " "))
+            lines.append("              " + limits.joined(separator: "  "))
+        }
+        if sections.contains(.layers) {
+            let digests = c.config.lowerDirs.reversed().map { "sha256:" + String(($0.split(separator: "/").last ?? "").prefix(12)) }
+            lines.append("  overlay     lower (read-only): " + digests.joined(separator: " ")
+                         + "; upper: " + short(c.upperDir) + (k.Overlay == nil ? "" : "; mounted as its /"))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

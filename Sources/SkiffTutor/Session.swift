@@ -585,7 +585,7 @@ public final class TutorSession {
             guard before[c.id] != now, !quiet else { continue }
             screen.say("")
             screen.say(screen.bold(screen.cyan(t("What the kernel now holds for \(c.name):", "内核里现在属于 \(c.name) 的对象:"))))
-            if let text = try? engine.explain(c.id, sections: sections) {
+            if let text = try? engine.explainBrief(c.id, sections: sections) {
                 screen.say(screen.dim(text))
             }
         }

@@ -63,8 +63,9 @@ struct LifecycleTests {
     @Test func killAndRestart() throws {
         let box = Sandbox()
         let name = "kill-\(UUID().uuidString.prefix(6))"
-        #expect(try box.run(["run", "-d", "--name", name, "busybox", "sh", "-c", "trap 'exit 3' USR1; while true; do sleep 0.1; done"]).code == 0)
-        usleep(200_000)
+        #expect(try box.run(["run", "-d", "--name", name, "busybox", "sh", "-c", "trap 'exit 3' USR1; echo ready; while true; do sleep 0.1; done"]).code == 0)
+        // Signal only once the trap is set (the container says so).
+        for _ in 0..<100 where !(try box.run(["logs", name]).stdout.contains("ready")) { usleep(50_000) }
         #expect(try box.run(["kill", "-s", "USR1", name]).code == 0)
         #expect(try box.run(["wait", name]).out == "3")
         #expect(try box.run(["restart", "-t", "1", name]).code == 0)

@@ -119,6 +119,7 @@ struct TutorREPLTests {
 
         // Ctrl-C at the prompt drops the half-typed line and keeps the REPL.
         try learner.type("half a line")
+        try learner.waitFor("skiff> half a line")     // readline has it before the Ctrl-C
         try learner.press("C-c")
         try learner.waitFor("half a line^C")
 
@@ -130,8 +131,9 @@ struct TutorREPLTests {
         s = try learner.waitFor("What the kernel now holds for first:")
         try learner.waitFor("step 4/11")
         s = try learner.screen()
-        #expect(s.contains("Namespaces: what it can see") && s.contains("shared with the host"))
-        #expect(s.contains("upper (its own changes):"))
+        // The short view: one line for the namespaces, the cgroups, the overlay.
+        #expect(s.contains("namespaces  own: pid:[") && s.contains("shared with the host"))
+        #expect(s.contains("overlay     lower (read-only): sha256:") && s.contains("upper:"))
         #expect(s.contains("memory.limit_in_bytes") || s.contains("memory.max"))
 
         // Ctrl-C ends a running `logs -f` and returns to the prompt.
