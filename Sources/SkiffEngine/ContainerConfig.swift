@@ -91,8 +91,11 @@ enum StateFiles {
             state.pid = 0
             return state
         }
-        if ProcessInfoLite.startTime(of: pid) != String(pidFields[1]) {
-            // The monitor died without writing the exit file (killed, crashed).
+        if ProcessInfoLite.startTime(of: pid) != String(pidFields[1]),
+           ProcessInfoLite.command(of: state.monitorPid) != "skiff-spawn" {
+            // Gone, and the monitor died without writing the exit file (killed,
+            // crashed). While the monitor lives, the exit file is on its way:
+            // the container still counts as running for that moment.
             state.status = .exited
             state.exitCode = 255
             state.pid = 0
@@ -102,6 +105,12 @@ enum StateFiles {
 }
 
 enum ProcessInfoLite {
+    /// /proc/PID/comm: the process's command name, nil when it is gone.
+    static func command(of pid: Int32) -> String? {
+        guard pid > 0 else { return nil }
+        return ((try? Files.readString("/proc/\(pid)/comm")) ?? nil)?.trimmed
+    }
+
     /// Field 22 of /proc/PID/stat, the process's start time in clock ticks.
     static func startTime(of pid: Int32) -> String? {
         guard let stat = (try? Files.readString("/proc/\(pid)/stat")) ?? nil,
