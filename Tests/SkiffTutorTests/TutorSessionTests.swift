@@ -75,3 +75,46 @@ struct TutorSessionTests {
         #expect(Completion.candidates(before: "ps ", word: "-", session: s) == ["--all", "--quiet", "-a", "-q"])
     }
 }
+
+@Suite("Tutor: reset and progress ownership")
+struct TutorResetAndOwnerTests {
+    func session(_ dir: String) -> TutorSession {
+        let library = LessonLibrary.load(directory: repoLessons)
+        let store = ProgressStore(directory: dir + "/data")
+        return TutorSession(engine: Engine(root: StateRoot(path: dir + "/state")), library: library, store: store,
+                            progress: store.load(), screen: Screen(color: false), runner: { _, _ in 0 })
+    }
+
+    @Test func resetAsksBeforeClearingProgress() {
+        let dir = "/tmp/skiff-reset-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = session(dir)
+        _ = s.handle("next")
+        _ = s.handle("hint")
+        let before = s.progress[lesson: "container"]
+        #expect(before.step == 1 && before.hintsShown == 1)
+        var asked: [String] = []
+        s.confirm = { question in asked.append(question); return false }
+        _ = s.handle("reset")
+        #expect(asked.count == 1 && asked[0].contains("[y/N]"))
+        #expect(s.progress[lesson: "container"] == before, "answering no keeps the progress")
+        s.confirm = { _ in true }
+        _ = s.handle("reset")
+        #expect(s.progress[lesson: "container"] == Progress.LessonState())
+        #expect(session(dir).progress[lesson: "container"].step == 0, "and the cleared progress is saved")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to give files to another user"))
+    func underSudoTheFilesBelongToTheRealUser() throws {
+        let dir = "/tmp/skiff-owner-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = ProgressStore(directory: dir + "/home/.local/share/skiff", owner: (65534, 65534))
+        try FileManager.default.createDirectory(atPath: dir + "/home", withIntermediateDirectories: true)
+        try store.save(Progress.fresh())
+        for path in [store.progressPath, dir + "/home/.local", dir + "/home/.local/share/skiff"] {
+            var st = stat()
+            #expect(stat(path, &st) == 0)
+            #expect(st.st_uid == 65534 && st.st_gid == 65534, "\(path) belongs to uid \(st.st_uid)")
+        }
+    }
+}
