@@ -33,12 +33,17 @@ enum CLI {
         // `run` is the hot path: start the kernel's cgroup-attach wait now,
         // before parsing (see CgroupWarmUp).
         if arguments.first == "run" { engine.warmUpCgroupAttach() }
+        return dispatch(arguments, engine)
+    }
+
+    /// One command line run in this process against `engine`: the CLI's
+    /// whole job, and what the tutor does with every command typed at it.
+    static func dispatch(_ arguments: [String], _ engine: Engine) -> Int32 {
         let command: ParsableCommand
         do {
             command = try Skiff.parseAsRoot(arguments)
         } catch {
-            let code = Skiff.exitCode(for: error)
-            if code == .success {
+            if Skiff.exitCode(for: error) == .success {
                 print(Skiff.fullMessage(for: error))
                 return 0
             }
@@ -48,9 +53,13 @@ enum CLI {
             return 125
         }
         guard let skiffCommand = command as? any SkiffCommand else {
-            print(Skiff.helpMessage())
+            print(Skiff.helpMessage(for: type(of: command)))
             return 0
         }
+        // Our buffered output first: a foreground run may exec or hand the
+        // terminal to a container.
+        fflush(nil)
+        defer { fflush(nil) }
         do {
             return try skiffCommand.execute(engine)
         } catch {

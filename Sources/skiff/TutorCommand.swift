@@ -84,33 +84,3 @@ enum LessonsDirectory {
     }
 }
 
-extension CLI {
-    /// One command line run in this process against `engine`: what the
-    /// tutor does with every CLI command the learner types.
-    static func dispatch(_ arguments: [String], _ engine: Engine) -> Int32 {
-        let command: ParsableCommand
-        do {
-            command = try Skiff.parseAsRoot(arguments)
-        } catch {
-            if Skiff.exitCode(for: error) == .success {
-                print(Skiff.fullMessage(for: error))
-                return 0
-            }
-            printError(Skiff.message(for: error))
-            return 125
-        }
-        guard let skiffCommand = command as? any SkiffCommand else {
-            print(Skiff.helpMessage(for: type(of: command)))
-            return 0
-        }
-        fflush(nil)
-        defer { fflush(nil) }
-        do {
-            return try skiffCommand.execute(engine)
-        } catch {
-            printError(error.message)
-            if type(of: skiffCommand).passesContainerCodes { return error.exitCode }
-            return error.kind == .usage ? 125 : 1
-        }
-    }
-}

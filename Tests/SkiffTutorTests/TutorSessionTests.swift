@@ -78,12 +78,7 @@ struct TutorSessionTests {
 
 @Suite("Tutor: reset and progress ownership")
 struct TutorResetAndOwnerTests {
-    func session(_ dir: String) -> TutorSession {
-        let library = LessonLibrary.load(directory: repoLessons)
-        let store = ProgressStore(directory: dir + "/data")
-        return TutorSession(engine: Engine(root: StateRoot(path: dir + "/state")), library: library, store: store,
-                            progress: store.load(), screen: Screen(color: false), runner: { _, _ in 0 })
-    }
+    func session(_ dir: String) -> TutorSession { TutorSessionTests().session(dir) }
 
     @Test func resetAsksBeforeClearingProgress() {
         let dir = "/tmp/skiff-reset-\(UUID().uuidString.prefix(8))"
