@@ -80,6 +80,7 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure)
     let sys = try mountPoint(rootFD, "/sys", directory: true)
     try mountFS("sysfs", sys.path, "sysfs", Int(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC))
     close(sys.fd)
+    try maskProcAndSys(rootFD)
 
     for bind in o.binds {
         let target = try mountPoint(rootFD, bind.target, directory: isDirectory(bind.source))

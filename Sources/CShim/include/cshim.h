@@ -58,3 +58,11 @@ int skiff_pipe_cloexec(int fds[2]);
 int skiff_random_bytes(void *buf, size_t len);
 /// Closes every descriptor from `lowest` up (close_range(2)).
 void skiff_close_from(int lowest);
+
+/// Keeps only the capabilities whose bits are set in `keep`: drops the rest
+/// from the bounding set, sets permitted and effective to `keep`, clears the
+/// inheritable and ambient sets (capset needs a struct Swift cannot build
+/// portably, prctl is variadic).
+int skiff_limit_capabilities(uint64_t keep);
+/// prctl(PR_SET_NO_NEW_PRIVS): exec can never grant more privileges.
+int skiff_set_no_new_privs(void);

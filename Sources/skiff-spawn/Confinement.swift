@@ -1,0 +1,57 @@
+import CShim
+import Glibc
+
+// What keeps a root process inside its namespaces from reaching the host:
+// the parts Docker applies by default, minus seccomp (still to come).
+
+/// Docker's default capability set: CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
+/// KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT,
+/// MKNOD, AUDIT_WRITE, SETFCAP. Everything else (SYS_ADMIN for mount,
+/// SYS_MODULE, SYS_TIME, SYS_BOOT, SYS_PTRACE, ...) is dropped.
+let defaultCapabilities: UInt64 = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]
+    .reduce(0) { $0 | (UInt64(1) << UInt64($1)) }
+
+/// Files and directories of /proc and /sys that tell too much about the
+/// host or let a process act on it: hidden (Docker's list).
+let maskedPaths = ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+                   "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+                   "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"]
+
+/// Readable, never writable from inside.
+let readOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+/// Over each masked file /dev/null, over each masked directory an empty
+/// read-only tmpfs; each read-only path bound onto itself read-only.
+/// Paths the kernel does not have are skipped.
+func maskProcAndSys(_ rootFD: Int32) throws(SetupFailure) {
+    for path in maskedPaths {
+        let fd = skiff_open_in_root(rootFD, path, SKIFF_O_PATH, 0)
+        if fd < 0 { continue }
+        defer { close(fd) }
+        let target = "/proc/self/fd/\(fd)"
+        if isDirectory(target) {
+            try mountFS("tmpfs", target, "tmpfs", Int(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), "size=0")
+        } else {
+            try mountFS("/dev/null", target, nil, Int(MS_BIND))
+        }
+    }
+    for path in readOnlyPaths {
+        let fd = skiff_open_in_root(rootFD, path, SKIFF_O_PATH, 0)
+        if fd < 0 { continue }
+        // The container's own entry onto itself (a plain path here would
+        // name the host's /proc: we have not pivoted yet).
+        try mountFS("/proc/self/fd/\(fd)", "/proc/self/fd/\(fd)", nil, Int(MS_BIND | MS_REC))
+        close(fd)
+        // Reopen: the bind is a new mount on top of the old fd's.
+        let mounted = try openInRoot(rootFD, path, SKIFF_O_PATH)
+        try mountFS("none", "/proc/self/fd/\(mounted)", nil,
+                    Int(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REC))
+        close(mounted)
+    }
+}
+
+/// Last step before exec, in the container's init and in every exec'd process.
+func dropPrivileges() throws(SetupFailure) {
+    try check(skiff_set_no_new_privs(), "set no_new_privs")
+    try check(skiff_limit_capabilities(defaultCapabilities), "limit capabilities")
+}

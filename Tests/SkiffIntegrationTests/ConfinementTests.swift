@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+/// Docker's defaults that are in place: capabilities, no_new_privs, masked
+/// and read-only paths. Each probe must fail inside and change nothing outside.
+@Suite("confinement", .enabled(if: isRoot, rootReason))
+struct ConfinementTests {
+    static let dockerDefaultCaps = "00000000a80425fb"
+
+    @Test func capabilitiesAndNoNewPrivsAreDockersDefaults() throws {
+        let box = Sandbox()
+        let r = try box.run(["run", "--rm", "busybox", "grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"])
+        let fields = Dictionary(uniqueKeysWithValues: r.stdout.split(separator: "\n").map { line in
+            let parts = line.split(separator: "\t")
+            return (String(parts[0].dropLast()), String(parts.last ?? ""))
+        })
+        #expect(fields["CapEff"] == Self.dockerDefaultCaps, "\(r.stdout)")
+        #expect(fields["CapPrm"] == Self.dockerDefaultCaps)
+        #expect(fields["CapBnd"] == Self.dockerDefaultCaps)
+        #expect(fields["CapInh"] == "0000000000000000")
+        #expect(fields["CapAmb"] == "0000000000000000")
+        #expect(fields["NoNewPrivs"] == "1")
+    }
+
+    @Test func privilegedActionsAreRefused() throws {
+        let box = Sandbox()
+        let hostname = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)
+        let script = """
+            mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED
+            hostname evil 2>/dev/null && echo RENAMED
+            echo evil 2>/dev/null > /proc/sys/kernel/hostname && echo SYSCTL
+            echo done
+            """
+        let r = try box.run(["run", "--rm", "busybox", "sh", "-c", script])
+        #expect(r.stdout == "done\n", "a probe got through: \(r.stdout)")
+        #expect(try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8) == hostname)
+    }
+
+    @Test func maskedAndReadOnlyPaths() throws {
+        let box = Sandbox()
+        let name = "masked-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--name", name, "busybox", "sleep", "30"]).code == 0)
+        // exec'd processes are confined the same way.
+        let caps = try box.run(["exec", name, "grep", "CapEff", "/proc/self/status"])
+        #expect(caps.stdout.contains(Self.dockerDefaultCaps))
+        let r = try box.run(["exec", name, "sh", "-c",
+                             "wc -c < /proc/keys; ls /sys/firmware | wc -l; grep -E ' /proc/(sys|bus|irq|fs) ' /proc/self/mountinfo | cut -d' ' -f5,6"])
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "0", "/proc/keys reads as empty: \(r.stdout)")
+        #expect(lines.count > 1 && lines[1] == "0", "/sys/firmware is an empty tmpfs")
+        for line in lines.dropFirst(2) { #expect(line.split(separator: " ")[1].hasPrefix("ro,"), "\(line)") }
+        #expect(lines.contains { $0.hasPrefix("/proc/sys ") })
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+}
