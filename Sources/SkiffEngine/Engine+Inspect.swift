@@ -60,10 +60,19 @@ public struct InspectDocument: Encodable, Sendable {
         public var Options: String
         public var SuperOptions: String
     }
+    public struct SecurityView: Encodable, Sendable {
+        public var Capabilities: [String]
+        public var NoNewPrivs: Bool
+        public var Seccomp: String
+        public var MaskedPaths: [String]
+        public var ReadonlyPaths: [String]
+    }
     public struct Kernel: Encodable, Sendable {
         public var Namespaces: [NamespaceView]
         public var Cgroups: CgroupView
         public var Overlay: OverlayView?
+        /// What its PID 1 may do, read from /proc/PID/status and its mounts.
+        public var Security: SecurityView?
     }
 
     var Id: String
@@ -129,15 +138,32 @@ extension Engine {
             files = driver.limitFiles(for: c.config.cgroupName)
         }
         var overlay: InspectDocument.OverlayView? = nil
-        if c.isRunning, let text = try? Files.readString("/proc/\(c.state.pid)/mountinfo"),
-           let root = MountInfo.parse(text).first(where: { $0.mountPoint == "/" && $0.fsType == "overlay" }) {
-            overlay = .init(MountPoint: "/", Options: root.mountOptions, SuperOptions: root.superOptions)
+        var security: InspectDocument.SecurityView? = nil
+        if c.isRunning, let text = try? Files.readString("/proc/\(c.state.pid)/mountinfo") {
+            let mounts = MountInfo.parse(text)
+            if let root = mounts.first(where: { $0.mountPoint == "/" && $0.fsType == "overlay" }) {
+                overlay = .init(MountPoint: "/", Options: root.mountOptions, SuperOptions: root.superOptions)
+            }
+            security = securityView(pid: c.state.pid, mounts: mounts)
         }
         return .init(Namespaces: namespaces,
                      Cgroups: .init(Version: c.config.cgroupVersion?.rawValue ?? "none",
                                     Directories: c.isRunning ? c.config.cgroupDirs.filter { Files.exists($0) } : [],
                                     Files: files),
-                     Overlay: overlay)
+                     Overlay: overlay, Security: security)
+    }
+
+    /// Masked: something else mounted over a /proc or /sys entry (/dev/null,
+    /// an empty tmpfs). Read-only: a /proc entry bound read-only.
+    func securityView(pid: Int32, mounts: [MountInfo]) -> InspectDocument.SecurityView? {
+        guard let caps = Capabilities.statusField("CapEff", pid: pid) else { return nil }
+        let under = mounts.filter { ($0.mountPoint.hasPrefix("/proc/") || $0.mountPoint.hasPrefix("/sys/")) }
+        let masked = under.filter { $0.fsType != "proc" && $0.fsType != "sysfs" }.map(\.mountPoint)
+        let readOnly = under.filter { $0.fsType == "proc" && $0.mountOptions.hasPrefix("ro") }.map(\.mountPoint)
+        let seccomp = ["0": "disabled", "1": "strict", "2": "filter"][Capabilities.statusField("Seccomp", pid: pid) ?? ""] ?? "unknown"
+        return .init(Capabilities: Capabilities.decode(caps),
+                     NoNewPrivs: Capabilities.statusField("NoNewPrivs", pid: pid) == "1",
+                     Seccomp: seccomp, MaskedPaths: masked, ReadonlyPaths: readOnly)
     }
 
     public func inspectJSON(_ references: [String]) throws(SkiffError) -> String {

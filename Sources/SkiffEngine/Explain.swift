@@ -23,6 +23,17 @@ extension Engine {
         if sections.contains(.namespaces) { out.append(""); out += namespaceLines(c, kernel) }
         if sections.contains(.cgroups) { out.append(""); out += cgroupLines(c, kernel) }
         if sections.contains(.layers) { out.append(""); out += layerLines(c, kernel) }
+        if sections.contains(.namespaces), let s = kernel.Security {
+            out.append("")
+            out.append("What its processes may do")
+            out.append("  capabilities (\(s.Capabilities.count) of \(Capabilities.names.count)): " + s.Capabilities.joined(separator: " "))
+            let notable = ["SYS_ADMIN", "SYS_MODULE", "SYS_TIME", "SYS_BOOT", "SYS_PTRACE", "NET_ADMIN"]
+            let missing = notable.filter { !s.Capabilities.contains($0) }
+            if !missing.isEmpty { out.append("    not among them: " + missing.joined(separator: " ") + " (SYS_ADMIN is what mount needs)") }
+            out.append("  no_new_privs: \(s.NoNewPrivs ? "on (exec can never gain privileges)" : "off")  seccomp: \(s.Seccomp)")
+            out.append("  hidden: " + s.MaskedPaths.joined(separator: " "))
+            out.append("  read-only: " + s.ReadonlyPaths.joined(separator: " "))
+        }
         return out.joined(separator: "\n")
     }
 

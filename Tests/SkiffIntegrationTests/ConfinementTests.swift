@@ -50,6 +50,17 @@ struct ConfinementTests {
         #expect(lines.count > 1 && lines[1] == "0", "/sys/firmware is an empty tmpfs")
         for line in lines.dropFirst(2) { #expect(line.split(separator: " ")[1].hasPrefix("ro,"), "\(line)") }
         #expect(lines.contains { $0.hasPrefix("/proc/sys ") })
+        // inspect and explain show the same, read back from the kernel.
+        let json = try box.run(["inspect", name]).stdout
+        let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [[String: Any]]
+        let security = (doc[0]["Kernel"] as! [String: Any])["Security"] as! [String: Any]
+        #expect((security["Capabilities"] as? [String])?.count == 14)
+        #expect((security["Capabilities"] as? [String])?.contains("SYS_ADMIN") == false)
+        #expect(security["NoNewPrivs"] as? Bool == true)
+        #expect((security["MaskedPaths"] as? [String])?.contains("/proc/keys") == true)
+        #expect((security["ReadonlyPaths"] as? [String])?.contains("/proc/sys") == true)
+        let explain = try box.run(["explain", name]).stdout
+        #expect(explain.contains("not among them: SYS_ADMIN"))
         #expect(try box.run(["rm", "-f", name]).code == 0)
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
