@@ -20,6 +20,15 @@ public struct ContainerConfig: Codable, Sendable {
     public var tty: Bool
     public var openStdin: Bool
     public var autoRemove: Bool
+    /// The capabilities its processes keep (names without CAP_), decided at create.
+    public var capabilities: [String] = ContainerConfig.defaultCapabilities
+    public var privileged = false
+    public var readOnlyRootfs = false
+
+    /// Docker's default set.
+    public static let defaultCapabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+                                             "SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD",
+                                             "AUDIT_WRITE", "SETFCAP"]
     public var limits: ResourceLimits
     /// "HOST:CONTAINER" or "HOST:CONTAINER:ro", as Docker shows them.
     public var binds: [String]

@@ -44,7 +44,9 @@ extension Engine {
         let config = ContainerConfig(
             id: id, name: name, created: Date(), image: spec.image, imageID: image.id,
             entrypoint: entrypoint, cmd: cmd, env: env, hostname: hostname, workingDir: workingDir,
-            tty: spec.tty, openStdin: spec.interactive, autoRemove: spec.autoRemove, limits: spec.limits,
+            tty: spec.tty, openStdin: spec.interactive, autoRemove: spec.autoRemove,
+            capabilities: try CapabilitySet.resolve(add: spec.capAdd, drop: spec.capDrop, privileged: spec.privileged),
+            privileged: spec.privileged, readOnlyRootfs: spec.readOnlyRootfs, limits: spec.limits,
             binds: binds, lowerDirs: lowerDirs, cgroupVersion: driver.version, cgroupName: cgroupName,
             cgroupDirs: driver.directories(for: cgroupName))
 

@@ -14,7 +14,8 @@ extension Engine {
         guard !spec.command.isEmpty else { throw SkiffError(.usage, "exec needs a command to run") }
         let env = try Environment.merge(image: c.config.env, files: [], flags: spec.env,
                                         hostname: c.config.hostname, tty: spec.tty)
-        var args = ["exec", "--pid", String(c.state.pid), "--workdir", spec.workingDir ?? c.config.workingDir]
+        var args = ["exec", "--pid", String(c.state.pid), "--workdir", spec.workingDir ?? c.config.workingDir,
+                    "--caps", CapabilitySet.mask(c.config.capabilities)]
         for e in env { args += ["--env", e] }
         let driver = try cgroupDriver()
         for procs in driver.procsFiles(for: c.config.cgroupName) where Files.exists(procs) {

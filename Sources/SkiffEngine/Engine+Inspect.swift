@@ -34,6 +34,10 @@ public struct InspectDocument: Encodable, Sendable {
         var NanoCpus: Int64
         var PidsLimit: Int64?
         var AutoRemove: Bool
+        var CapAdd: [String]?
+        var CapDrop: [String]?
+        var Privileged: Bool
+        var ReadonlyRootfs: Bool
         var CgroupnsMode = "private"
         var IpcMode = "private"
         var NetworkMode = "none"
@@ -106,6 +110,10 @@ extension Engine {
             StartedAt: c.state.startedAt.map { Time.rfc3339Nano(seconds: $0.timeIntervalSince1970) } ?? zero,
             FinishedAt: c.state.finishedAt.map { Time.rfc3339Nano(seconds: $0.timeIntervalSince1970) } ?? zero)
         let command = cfg.command
+        // Relative to Docker's default set, as `docker inspect` shows them.
+        let defaults = ContainerConfig.defaultCapabilities
+        let added = cfg.privileged ? [] : cfg.capabilities.filter { !defaults.contains($0) }
+        let dropped = cfg.privileged ? [] : defaults.filter { !cfg.capabilities.contains($0) }
         return InspectDocument(
             Id: cfg.id, Created: Time.rfc3339Nano(seconds: cfg.created.timeIntervalSince1970),
             Path: command.first ?? "", Args: Array(command.dropFirst()), State: state, Image: cfg.imageID,
@@ -113,7 +121,9 @@ extension Engine {
             HostsPath: c.directory + "/hosts", LogPath: c.logPath, Name: "/" + cfg.name,
             HostConfig: .init(Binds: cfg.binds.isEmpty ? nil : cfg.binds, Memory: cfg.limits.memoryBytes ?? 0,
                               NanoCpus: cfg.limits.nanoCpus ?? 0, PidsLimit: cfg.limits.pidsLimit,
-                              AutoRemove: cfg.autoRemove),
+                              AutoRemove: cfg.autoRemove,
+                              CapAdd: added.isEmpty ? nil : added, CapDrop: dropped.isEmpty ? nil : dropped,
+                              Privileged: cfg.privileged, ReadonlyRootfs: cfg.readOnlyRootfs),
             GraphDriver: .init(Data: ["LowerDir": cfg.lowerDirs.reversed().joined(separator: ":"),
                                       "UpperDir": c.upperDir, "WorkDir": c.workDir, "MergedDir": c.mergedDir]),
             Config: .init(Hostname: cfg.hostname, Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,

@@ -126,7 +126,10 @@ extension Engine {
         let config = c.config
         let dir = c.directory
         var args = ["run", "--state", dir, "--rootfs", c.mergedDir, "--upper", c.upperDir, "--work", c.workDir,
-                    "--hostname", config.hostname, "--workdir", config.workingDir]
+                    "--hostname", config.hostname, "--workdir", config.workingDir,
+                    "--caps", CapabilitySet.mask(config.capabilities)]
+        if config.privileged { args.append("--privileged") }
+        if config.readOnlyRootfs { args.append("--read-only") }
         for lower in config.lowerDirs { args += ["--lower", lower] }
         for e in config.env { args += ["--env", e] }
         for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }

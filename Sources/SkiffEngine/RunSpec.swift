@@ -15,6 +15,13 @@ public struct RunSpec: Sendable {
     public var workingDir: String?
     public var limits = ResourceLimits()
     public var autoRemove = false
+    /// --cap-add / --cap-drop: names with or without CAP_, or ALL.
+    public var capAdd: [String] = []
+    public var capDrop: [String] = []
+    /// --privileged: every capability, nothing masked or read-only.
+    public var privileged = false
+    /// --read-only: the container's root filesystem cannot be written.
+    public var readOnlyRootfs = false
     public var detach = false
     public var interactive = false
     public var tty = false

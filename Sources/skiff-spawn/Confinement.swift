@@ -51,7 +51,7 @@ func maskProcAndSys(_ rootFD: Int32) throws(SetupFailure) {
 }
 
 /// Last step before exec, in the container's init and in every exec'd process.
-func dropPrivileges() throws(SetupFailure) {
+func dropPrivileges(_ capabilities: UInt64) throws(SetupFailure) {
     try check(skiff_set_no_new_privs(), "set no_new_privs")
-    try check(skiff_limit_capabilities(defaultCapabilities), "limit capabilities")
+    try check(skiff_limit_capabilities(capabilities), "limit capabilities")
 }

@@ -41,7 +41,7 @@ func execInContainer(_ o: SpawnOptions) -> Never {
                 setsid()
                 try check(skiff_set_controlling_tty(0), "set the controlling terminal")
             }
-            try dropPrivileges()
+            try dropPrivileges(o.capabilities)
             try execCommand(o.command, env: o.env)
         } catch {
             childFail(sync.write, error)

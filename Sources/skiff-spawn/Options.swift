@@ -33,6 +33,9 @@ struct SpawnOptions {
     var removeOnExit = false     // --rm when nobody else will remove it (detached, or handed over)
     var removeOnFailure = false  // a `run` handed over to us: a failed start leaves nothing
     var targetPid: Int32 = 0      // exec: the container's init
+    var capabilities = defaultCapabilities
+    var privileged = false        // nothing masked or read-only (every capability comes with --caps)
+    var readOnlyRootfs = false
     var command: [String] = []
 }
 
@@ -80,6 +83,12 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--remove-on-exit": o.removeOnExit = true
         case "--remove-on-failure": o.removeOnFailure = true
         case "--pid": o.targetPid = Int32(next()) ?? 0
+        case "--caps":
+            let text = next()
+            guard let mask = UInt64(text, radix: 16) else { fail(125, "spawn: bad capability mask \(text)") }
+            o.capabilities = mask
+        case "--privileged": o.privileged = true
+        case "--read-only": o.readOnlyRootfs = true
         case "--":
             o.command = Array(args[(i + 1)...])
             i = args.count

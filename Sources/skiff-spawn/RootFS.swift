@@ -78,9 +78,10 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure)
     try setUpDev(rootFD, consoleSource: consoleSource)
 
     let sys = try mountPoint(rootFD, "/sys", directory: true)
-    try mountFS("sysfs", sys.path, "sysfs", Int(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC))
+    // Read-only, unless --privileged (as Docker does).
+    try mountFS("sysfs", sys.path, "sysfs", Int((o.privileged ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC))
     close(sys.fd)
-    try maskProcAndSys(rootFD)
+    if !o.privileged { try maskProcAndSys(rootFD) }
 
     for bind in o.binds {
         let target = try mountPoint(rootFD, bind.target, directory: isDirectory(bind.source))
@@ -92,6 +93,10 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure)
             try mountFS("none", "/proc/self/fd/\(mounted)", nil, Int(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC))
             close(mounted)
         }
+    }
+    if o.readOnlyRootfs {
+        // Only the root mount: /dev, /proc, the /etc files and -v binds keep their own flags.
+        try mountFS("none", o.rootfs, nil, Int(MS_BIND | MS_REMOUNT | MS_RDONLY))
     }
     close(rootFD)
 }

@@ -154,7 +154,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: 
             setsid()
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }
-        try dropPrivileges()
+        try dropPrivileges(o.capabilities)
         try execCommand(o.command, env: o.env)
     } catch {
         childFail(syncFD, error)

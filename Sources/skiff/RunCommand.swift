@@ -19,6 +19,10 @@ struct ContainerFlags: ParsableArguments {
     @Flag(name: [.customShort("i"), .long], help: "Keep STDIN open") var interactive = false
     @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-TTY") var tty = false
     @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits") var autoRemove = false
+    @Option(name: .customLong("cap-add"), help: "Add Linux capabilities (e.g. NET_ADMIN, CAP_SYS_TIME, ALL)") var capAdd: [String] = []
+    @Option(name: .customLong("cap-drop"), help: "Drop Linux capabilities (e.g. NET_RAW, ALL)") var capDrop: [String] = []
+    @Flag(name: .long, help: "Give extended privileges to this container: every capability, nothing hidden in /proc") var privileged = false
+    @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only") var readOnly = false
 
     func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
         var spec = RunSpec(image: image, command: command)
@@ -32,6 +36,10 @@ struct ContainerFlags: ParsableArguments {
         spec.interactive = interactive
         spec.tty = tty
         spec.autoRemove = autoRemove
+        spec.capAdd = capAdd
+        spec.capDrop = capDrop
+        spec.privileged = privileged
+        spec.readOnlyRootfs = readOnly
         if let memory { spec.limits.memoryBytes = try ResourceLimits.parseMemory(memory) }
         if let cpus { spec.limits.nanoCpus = try ResourceLimits.parseCpus(cpus) }
         if let pidsLimit { spec.limits.pidsLimit = pidsLimit }

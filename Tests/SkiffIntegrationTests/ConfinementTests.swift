@@ -65,3 +65,45 @@ struct ConfinementTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 }
+
+extension ConfinementTests {
+    func effective(_ box: Sandbox, _ flags: [String]) throws -> String {
+        let r = try box.run(["run", "--rm"] + flags + ["busybox", "grep", "CapEff", "/proc/self/status"])
+        return String(r.out.split(separator: "\t").last ?? "")
+    }
+
+    @Test func capAddAndCapDropChangeTheSet() throws {
+        let box = Sandbox()
+        // NET_RAW is bit 13, SYS_TIME bit 25.
+        let mask = UInt64(try effective(box, ["--cap-drop", "NET_RAW", "--cap-add", "cap_sys_time"]), radix: 16)
+        #expect(mask == 0xa80425fb & ~(1 << 13) | (1 << 25))
+        #expect(try effective(box, ["--cap-drop", "ALL"]) == "0000000000000000")
+        let ping = try box.run(["run", "--rm", "--cap-drop", "NET_RAW", "busybox", "ping", "-c", "1", "127.0.0.1"])
+        #expect(ping.code != 0, "ping needs NET_RAW")
+        #expect(try box.run(["run", "--rm", "--cap-add", "NOPE", "busybox", "true"]).code == 125)
+        #expect(box.containerIDs.isEmpty)
+    }
+
+    @Test func readOnlyRootKeepsItsOwnMountsWritable() throws {
+        let box = Sandbox()
+        let r = try box.run(["run", "--rm", "--read-only", "busybox", "sh", "-c",
+                             "touch /x 2>/dev/null || echo root-ro; echo y > /dev/shm/y && echo shm-rw; echo h > /etc/hostname && echo etc-rw"])
+        #expect(r.stdout == "root-ro\nshm-rw\netc-rw\n", "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func privilegedGivesWhatTheDefaultsHold() throws {
+        let box = Sandbox()
+        let name = "priv-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--privileged", "--name", name, "busybox", "sleep", "30"]).code == 0)
+        let r = try box.run(["exec", name, "sh", "-c", "mount -t tmpfs none /tmp && echo mounted; grep -c . /proc/interrupts"])
+        #expect(r.stdout.hasPrefix("mounted\n"), "\(r.stdout) \(r.stderr)")
+        #expect((Int(r.stdout.split(separator: "\n").last ?? "") ?? 0) > 0, "/proc/interrupts is not hidden")
+        let json = try box.run(["inspect", name]).stdout
+        let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [[String: Any]]
+        #expect((doc[0]["HostConfig"] as! [String: Any])["Privileged"] as? Bool == true)
+        let explain = try box.run(["explain", name]).stdout
+        #expect(!explain.contains("not among them: SYS_ADMIN"))
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+}

@@ -2,6 +2,7 @@ import Testing
 @testable import skiff
 @testable import SkiffEngine
 import SkiffCommon
+import SkiffKernel
 
 @Suite("CLI flag parsing")
 struct CLIParsingTests {
@@ -92,5 +93,19 @@ struct CLIParsingTests {
     @Test func timestampsAreRFC3339Nano() {
         #expect(Time.rfc3339Nano(0) == "1970-01-01T00:00:00.000000000Z")
         #expect(Time.rfc3339Nano(1_795_962_793_909_080_714) == "2026-11-29T14:33:13.909080714Z")
+    }
+}
+
+@Suite("capability flags")
+struct CapabilityFlagTests {
+    @Test func addsAndDropsLikeDocker() throws {
+        let defaults = ContainerConfig.defaultCapabilities
+        #expect(try CapabilitySet.resolve(add: [], drop: [], privileged: false) == SkiffKernel.Capabilities.names.filter { defaults.contains($0) })
+        let changed = try CapabilitySet.resolve(add: ["cap_net_admin"], drop: ["NET_RAW", "chown"], privileged: false)
+        #expect(changed.contains("NET_ADMIN") && !changed.contains("NET_RAW") && !changed.contains("CHOWN"))
+        #expect(try CapabilitySet.resolve(add: ["ALL"], drop: ["SYS_ADMIN"], privileged: false).count == SkiffKernel.Capabilities.names.count - 1)
+        #expect(try CapabilitySet.resolve(add: ["NET_ADMIN"], drop: ["ALL"], privileged: false).isEmpty)
+        #expect(throws: SkiffError.self) { try CapabilitySet.resolve(add: ["FLY"], drop: [], privileged: false) }
+        #expect(CapabilitySet.mask(defaults) == "a80425fb")
     }
 }
