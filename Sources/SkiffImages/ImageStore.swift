@@ -234,7 +234,7 @@ public struct ImageStore: Sendable {
     }
 
     /// index.json's entries grouped by manifest digest, with their names.
-    private static func group(_ index: Index) -> [(descriptor: Descriptor, names: [String])] {
+    static func group(_ index: Index) -> [(descriptor: Descriptor, names: [String])] {
         var order: [Digest] = []
         var groups: [Digest: (descriptor: Descriptor, names: [String])] = [:]
         for entry in index.manifests {
@@ -285,7 +285,7 @@ public struct ImageStore: Sendable {
 
     /// A layer's uncompressed length: the gzip trailer's ISIZE (the length
     /// modulo 4 GiB, exact for layers below that), else the blob's size.
-    private func uncompressedSize(of layer: Descriptor) -> Int64 {
+    func uncompressedSize(of layer: Descriptor) -> Int64 {
         guard layer.mediaType.hasSuffix("gzip") else { return layer.size }
         let fd = open(blobPath(layer.digest), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return layer.size }

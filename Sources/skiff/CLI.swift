@@ -10,7 +10,8 @@ struct Skiff: ParsableCommand {
         discussion: "Commands follow Docker's: `skiff run -it busybox sh` works, with or without a leading `docker`.",
         subcommands: [Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self,
                       Exec.self, PS.self, Logs.self, Inspect.self, Explain.self, Diff.self, Images.self,
-                      Pull.self, Wait.self, Doctor.self, Tutor.self, Lessons.self])
+                      Pull.self, Wait.self, Doctor.self, Tutor.self, Lessons.self, Tag.self, Rmi.self,
+                      History.self, Save.self, Load.self, ImageCommand.self])
 }
 
 /// Every subcommand: parsed by ArgumentParser, run against the engine.
