@@ -24,16 +24,8 @@ public enum BusyboxImage {
     @discardableResult
     public static func build(into store: ImageStore, binary: String = defaultBinary) throws(SkiffError) -> Image {
         let parts = try layerAndConfig(binary: binary)
-        let layer = try store.writeBlob(parts.layer.bytes, mediaType: MediaType.layerGzip)
-        let config = try store.writeJSONBlob(parts.config, mediaType: MediaType.config)
-        let manifest = Manifest(config: config, layers: [layer])
-        let manifestDescriptor = try store.writeJSONBlob(manifest, mediaType: MediaType.manifest)
-        let reference = try ImageReference(parsing: Self.reference)
-        try store.tag(manifestDescriptor, as: reference)
-        guard let image = try store.resolve(reference) else {
-            throw SkiffError(.system, "busybox image was written but cannot be found in \(store.layoutPath)")
-        }
-        return image
+        return try store.storeImage(config: parts.config, adding: [parts.layer],
+                                    tag: try ImageReference(parsing: Self.reference))
     }
 
     /// The layer and config of the image, without storing anything.

@@ -72,6 +72,34 @@ public struct ImageStore: Sendable {
         try writeBlob(try CanonicalJSON.encode(value), mediaType: mediaType)
     }
 
+    /// Assembles an image: stores the `adding` layer blobs, the config and a
+    /// manifest whose layers are `baseLayers` (blobs already in the store)
+    /// then the new ones, and tags it as `reference` (or, without one, adds
+    /// it to index.json untagged). The config's diff_ids must match.
+    @discardableResult
+    public func storeImage(config: ImageConfig, baseLayers: [Descriptor] = [], adding layers: [LayerBlob],
+                           tag reference: ImageReference?) throws(SkiffError) -> Image {
+        var descriptors = baseLayers
+        for layer in layers {
+            descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
+        }
+        guard descriptors.count == config.rootfs.diffIDs.count else {
+            throw SkiffError(.invalidData, "cannot store an image of \(descriptors.count) layers with \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        let configDescriptor = try writeJSONBlob(config, mediaType: MediaType.config)
+        let manifest = Manifest(config: configDescriptor, layers: descriptors)
+        let manifestDescriptor = try writeJSONBlob(manifest, mediaType: MediaType.manifest)
+        guard let reference else {
+            try addUntagged(manifestDescriptor)
+            return try image(manifestDescriptor)
+        }
+        try tag(manifestDescriptor, as: reference)
+        guard let image = try resolve(reference) else {
+            throw SkiffError(.system, "image \(reference.familiarName) was written but cannot be found in \(layoutPath)")
+        }
+        return image
+    }
+
     /// The blob's bytes, after checking that their sha256 is `digest`.
     public func readBlob(_ digest: Digest) throws(SkiffError) -> [UInt8] {
         guard let bytes = try Files.read(blobPath(digest)) else {

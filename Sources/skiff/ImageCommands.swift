@@ -332,3 +332,16 @@ struct ImageLoad: SkiffCommand {
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 { try options.execute(engine) }
 }
+
+struct Commit: SkiffCommand {
+    static let configuration = CommandConfiguration(commandName: "commit", abstract: "Create a new image from a container's changes")
+    @Option(name: [.customShort("m"), .long], help: "Commit message") var message: String?
+    @Argument(help: "Container: a name or an ID prefix") var container: String
+    @Argument(help: "Repository and tag for the new image, e.g. mybox:v2") var reference: String?
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        let image = try engine.commit(container, reference: reference, message: message)
+        print(image.id)
+        return 0
+    }
+}
