@@ -1,5 +1,6 @@
 import Glibc
 import SkiffCommon
+import SkiffImages
 import SkiffKernel
 
 /// `skiff doctor`: what this machine supports, and the fix for what it lacks.
@@ -65,18 +66,11 @@ enum BusyboxCheck: Equatable {
         }
     }
 
-    /// A static ELF has no PT_INTERP program header.
+    /// A static ELF has no PT_INTERP program header (read by the image code).
     static func inspect(_ path: String) -> BusyboxCheck {
-        guard let bytes = (try? Files.read(path)) ?? nil, bytes.count > 64,
-              bytes[0] == 0x7f, bytes[1] == 0x45, bytes[4] == 2 else { return .missing }
-        func u64(_ at: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
-        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-        let phoff = u64(0x20), phentsize = u16(0x36), phnum = u16(0x38)
-        for i in 0..<phnum {
-            let at = phoff + i * phentsize
-            guard at + 4 <= bytes.count else { break }
-            if bytes[at] == 3 && bytes[at + 1] == 0 && bytes[at + 2] == 0 && bytes[at + 3] == 0 { return .dynamic }
+        guard let bytes = (try? Files.read(path)) ?? nil, let elf = try? ELFInfo(bytes, path: path) else {
+            return .missing
         }
-        return .staticBinary
+        return elf.isDynamic ? .dynamic : .staticBinary
     }
 }

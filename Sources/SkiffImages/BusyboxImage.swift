@@ -154,11 +154,12 @@ extension ImageStore {
 
 /// The little of an ELF header Skiff needs: is the binary static, and for
 /// which architecture.
-struct ELFInfo {
-    var isDynamic: Bool
-    var architecture: String?
+public struct ELFInfo: Sendable {
+    /// Has a PT_INTERP header: it needs a dynamic loader and libc to run.
+    public var isDynamic: Bool
+    public var architecture: String?
 
-    init(_ bytes: [UInt8], path: String) throws(SkiffError) {
+    public init(_ bytes: [UInt8], path: String) throws(SkiffError) {
         guard bytes.count >= 64, bytes[0] == 0x7f, bytes[1] == 0x45, bytes[2] == 0x4c, bytes[3] == 0x46 else {
             throw SkiffError(.invalidData, "\(path) is not an ELF executable")
         }
