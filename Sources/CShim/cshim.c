@@ -110,8 +110,8 @@ int skiff_restore_termios(int fd, const void *saved_termios) {
 }
 
 int skiff_spawn(const char *path, char *const argv[], char *const envp[],
-                int in_fd, int out_fd, int err_fd, int keep_fd, int new_session,
-                pid_t *pid_out) {
+                int in_fd, int out_fd, int err_fd, const int *keep, int nkeep,
+                int new_session, pid_t *pid_out) {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&fa);
@@ -122,14 +122,13 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[],
     for (int i = 0; i < 3; i++) {
         if (fds[i] >= 0) posix_spawn_file_actions_adddup2(&fa, fds[i], i);
     }
-    if (keep_fd >= 0 && keep_fd != 3) {
-        posix_spawn_file_actions_adddup2(&fa, keep_fd, 3);
-    } else if (keep_fd == 3) {
-        // dup2 onto itself does not clear close-on-exec; go through a spare fd.
-        posix_spawn_file_actions_adddup2(&fa, keep_fd, 4);
-        posix_spawn_file_actions_adddup2(&fa, 4, 3);
-    }
-    posix_spawn_file_actions_addclosefrom_np(&fa, keep_fd >= 0 ? 4 : 3);
+    // Two steps through high spare numbers, so that no source is overwritten
+    // before it is copied, and so that dup2 never targets its own fd (which
+    // would leave close-on-exec set).
+    enum { spare = 900 };
+    for (int i = 0; i < nkeep; i++) posix_spawn_file_actions_adddup2(&fa, keep[i], spare + i);
+    for (int i = 0; i < nkeep; i++) posix_spawn_file_actions_adddup2(&fa, spare + i, 3 + i);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3 + nkeep);
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     if (new_session) flags |= POSIX_SPAWN_SETSID;
     sigset_t none, all;

@@ -132,6 +132,47 @@ public enum Files {
         }
     }
 
+    /// Takes `path` out of sight at once, by renaming it into `trash`, and
+    /// deletes it in a background process. On ext4 mounted with online
+    /// discard, as on these machines, every rmdir waits milliseconds for the
+    /// journal (measured 0.4 to 4 ms each; 17 ms for a container directory
+    /// under load), which nobody should wait for after `run --rm`.
+    /// Single-threaded callers only (it forks); `sweepTrash` finishes what a
+    /// killed remover left.
+    public static func removeTreeSoon(_ path: String, trash: String) throws(SkiffError) {
+        let name = path.split(separator: "/").last.map(String.init) ?? "tree"
+        let hidden = trash + "/removing-" + name
+        if !isDirectory(trash) { try makeDirectories(trash) }
+        guard rename(path, hidden) == 0 else {
+            if errno == ENOENT { return }
+            return try removeTree(path)
+        }
+        let child = fork()
+        if child == 0 {
+            // Hold none of our caller's pipes open: a shell waits for them.
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2) }
+            setsid()
+            let fd = open(hidden, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if fd >= 0 { flock(fd, LOCK_EX) }
+            try? removeTree(hidden)
+            _exit(0)
+        }
+        if child < 0 { try removeTree(hidden) }
+    }
+
+    /// Deletes what a background remover of `removeTreeSoon` did not finish
+    /// (it was killed): entries whose lock nobody holds any more.
+    public static func sweepTrash(_ trash: String) {
+        for name in list(trash) where name.hasPrefix("removing-") {
+            let path = trash + "/" + name
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if fd < 0 { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { try? removeTree(path) }
+            close(fd)
+        }
+    }
+
     /// Names in a directory (no . and ..), sorted; empty when it does not exist.
     public static func list(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }

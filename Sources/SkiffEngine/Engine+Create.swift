@@ -12,6 +12,7 @@ extension Engine {
         try requireRoot("creating a container")
         let image = try resolveImage(spec.image, progress: progress)
         let lowerDirs = try images.layerDirectories(for: image)
+        Trace.mark("image resolved")
         let id = randomID()
         let name: String
         if let given = spec.name { name = given } else { name = try uniqueRandomName() }
@@ -70,6 +71,7 @@ extension Engine {
             try? Files.removeTree(dir)
             throw error
         }
+        Trace.mark("created")
         return Container(config: config, state: RuntimeState(status: .created), directory: dir)
     }
 

@@ -85,6 +85,7 @@ extension Engine {
             _ = waitForExit(c, seconds: 10)
         }
         try removeResources(id: id, config: loaded?.config)
+        Files.sweepTrash(root.tmp)
     }
 
     /// `run --rm` in the foreground, once the container has exited.

@@ -7,23 +7,32 @@ extension Engine {
     /// `skiff run`: create, then start attached or detached. Returns the
     /// container's exit code for a foreground run, nil when detached.
     ///
-    /// When the engine `handsOverForegroundRuns` (the CLI's), a foreground run
-    /// without a terminal execs the spawn helper in place of this process: the
-    /// helper already monitors, logs, removes with --rm and exits with the
-    /// container's code, so waiting here would only cost time.
-    public func run(_ spec: RunSpec, io: AttachIO = .standard, warmedUp: Bool = false,
+    /// The spawn helper is started first (or was, by `prelaunchHelper`) and
+    /// gets its command line once the container exists, so its start-up
+    /// overlaps ours. A foreground run with a terminal needs the terminal as
+    /// the helper's stdio from the start, and launches it the usual way.
+    public func run(_ spec: RunSpec, io: AttachIO = .standard,
                     progress: (String) -> Void = { _ in }) throws(SkiffError) -> (container: Container, exitCode: Int32?) {
-        if !warmedUp { warmUpCgroupAttach() }
-        let container = try create(spec, progress: progress)
+        let foregroundTTY = spec.tty && !spec.detach
+        var standby = takeStandby()
+        if foregroundTTY || (standby.map { !$0.io.same(as: io) } ?? false) {
+            standby?.abandon()
+            standby = nil
+        }
+        if standby == nil, !foregroundTTY, isRoot {
+            standby = try? Helper.launchStandby(root: root, warm: warmUpProcsFile(), io: io)
+        }
+        let container: Container
         do {
-            if handsOverForegroundRuns && !spec.detach && !spec.tty {
-                try handOverStart(container)
-            }
-            let code = try start(container, attach: spec.detach ? nil : io, fresh: true)
-            if code != nil, spec.autoRemove {
-                try removeStopped(container)
-                return (container, code)
-            }
+            container = try create(spec, progress: progress)
+        } catch {
+            standby?.abandon()
+            throw error
+        }
+        do {
+            let code = try start(container, attach: spec.detach ? nil : io, fresh: true, standby: standby)
+            // With --rm the helper has removed it already.
+            if code != nil, spec.autoRemove { return (container, code) }
             return (try self.container(container.id), code)
         } catch {
             // A run that failed to start leaves nothing behind, not even the
@@ -33,12 +42,35 @@ extension Engine {
         }
     }
 
-    /// Gets the kernel's wait for moving a process between cgroups out of
-    /// the way while the run goes on (see `CgroupWarmUp`). Call it as early as
-    /// possible before `run`; a no-op when not root.
-    public func warmUpCgroupAttach() {
-        guard isRoot, let driver = try? cgroupDriver() else { return }
-        CgroupWarmUp.start(driver)
+    /// Starts the spawn helper for a `run` that is about to be parsed, so
+    /// that the helper's start-up and its early cgroup move (the kernel's
+    /// RCU wait, see skiff-spawn's Standby.swift) overlap parsing, the image
+    /// lookup and the container's state. The CLI calls it first thing.
+    public func prelaunchHelper() {
+        guard isRoot, let launched = try? Helper.launchStandby(root: root, warm: warmUpProcsFile(), io: .standard) else { return }
+        standby.withLock { current in
+            current?.abandon()
+            current = launched
+        }
+    }
+
+    /// A helper prelaunched for a run that did not happen ends here.
+    public func discardPrelaunchedHelper() {
+        takeStandby()?.abandon()
+    }
+
+    func takeStandby() -> Helper.Standby? {
+        standby.withLock { current in
+            let taken = current
+            current = nil
+            return taken
+        }
+    }
+
+    /// The cgroup.procs file for the early no-op cgroup move.
+    func warmUpProcsFile() -> String? {
+        guard let driver = try? cgroupDriver() else { return nil }
+        return CgroupWarmUp.ownProcsFile(driver)
     }
 
     /// Starts a created or exited container. With `attach`, waits for it and
@@ -48,28 +80,40 @@ extension Engine {
         try start(container, attach: io, fresh: false)
     }
 
-    func start(_ given: Container, attach io: AttachIO?, fresh: Bool) throws(SkiffError) -> Int32? {
+    func start(_ given: Container, attach io: AttachIO?, fresh: Bool,
+               standby: Helper.Standby? = nil) throws(SkiffError) -> Int32? {
         try requireRoot("starting a container")
         // A container `create` just made needs no second look.
         let current = fresh ? given : try self.container(given.id)
         if current.isRunning {
+            standby?.abandon()
             if io == nil { return nil }
             throw SkiffError(.conflict, "container \(current.name) is already running")
         }
         let config = current.config
-        let driver = try prepareStart(current)
-        var args = try spawnArguments(current, driver: driver)
+        let driver: any CgroupDriver
+        var args: [String]
+        do {
+            driver = try prepareStart(current)
+            args = try spawnArguments(current, driver: driver)
+        } catch {
+            standby?.abandon()
+            throw error
+        }
 
         let detached = io == nil
         var terminal: TerminalSession? = nil
         var helperIO = io ?? AttachIO(stdin: -1, stdout: -1, stderr: -1)
+        // The helper removes an --rm container once it exits, in the
+        // background (Files.removeTreeSoon), attached or not.
+        if config.autoRemove { args += ["--name-file", root.names + "/" + config.name, "--remove-on-exit"] }
         if detached {
             args.append("--detach")
             if config.tty { args.append("--make-tty") }
-            if config.autoRemove { args += ["--name-file", root.names + "/" + config.name, "--remove-on-exit"] }
             if !config.tty { args += ["--log", current.logPath] }
         } else if config.tty {
             do {
+                standby?.abandon()
                 terminal = try TerminalSession(input: io!.stdin, output: io!.stdout)
             } catch {
                 try? driver.remove(name: config.cgroupName)
@@ -83,31 +127,15 @@ extension Engine {
         }
         args += ["--"] + config.command
 
-        let launched = try Helper.start(args, io: helperIO, terminal: terminal, newSession: detached, root: root) {
+        let launched = try Helper.start(args, io: helperIO, terminal: terminal, newSession: detached, root: root,
+                                        standby: terminal == nil ? standby : nil) {
             try? driver.remove(name: config.cgroupName)
         }
         if detached {
             _ = Helper.wait(launched.helperPid) // the daemonizing parent exits at once
             return nil
         }
-        return Helper.attach(launched, terminal: terminal)
-    }
-
-    /// The foreground CLI run: this process becomes the container's monitor.
-    func handOverStart(_ container: Container) throws(SkiffError) -> Never {
-        let config = container.config
-        let driver = try prepareStart(container)
-        var args = try spawnArguments(container, driver: driver)
-        args += ["--name-file", root.names + "/" + config.name, "--remove-on-failure"]
-        if config.autoRemove { args.append("--remove-on-exit") } else { args += ["--log", container.logPath] }
-        if config.openStdin { args.append("--stdin") }
-        args += ["--"] + config.command
-        do {
-            try Helper.handOver(args, root: root)
-        } catch {
-            try? driver.remove(name: config.cgroupName)
-            throw error
-        }
+        return Helper.attach(launched, terminal: terminal, proxySignals: proxiesSignals)
     }
 
     /// Clears the last run's pid and exit files and makes the cgroups

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import Synchronization
 import SkiffCommon
 import SkiffImages
 import SkiffKernel
@@ -7,15 +8,17 @@ import SkiffKernel
 /// The one API every front end (CLI, tutor, later the daemon) calls.
 public final class Engine: Sendable {
     public let root: StateRoot
-    /// The CLI's engine: a foreground `run` without a terminal replaces this
-    /// process with the spawn helper (see `run`). Never for the tutor, which
-    /// must outlive the containers it starts.
-    public let handsOverForegroundRuns: Bool
+    /// The CLI's engine: while a foreground container runs, signals sent to
+    /// this process go on to it (Docker's --sig-proxy). Not for the tutor,
+    /// which handles Ctrl-C itself.
+    public let proxiesSignals: Bool
     let containers: ContainerStore
+    /// A spawn helper started early for the next `run` (see `prelaunchHelper`).
+    let standby = Mutex<Helper.Standby?>(nil)
 
-    public init(root: StateRoot = .fromEnvironment(), handsOverForegroundRuns: Bool = false) {
+    public init(root: StateRoot = .fromEnvironment(), proxiesSignals: Bool = false) {
         self.root = root
-        self.handsOverForegroundRuns = handsOverForegroundRuns
+        self.proxiesSignals = proxiesSignals
         self.containers = ContainerStore(root: root)
     }
 

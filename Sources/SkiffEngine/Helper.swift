@@ -38,7 +38,8 @@ enum Helper {
             env.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, fds[1], newSession ? 1 : 0, &pid)
+        let keep = [fds[1]]
+        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, 1, newSession ? 1 : 0, &pid)
         close(fds[1])
         if rc != 0 {
             close(fds[0])
@@ -47,19 +48,76 @@ enum Helper {
         return Launched(helperPid: pid, status: fds[0])
     }
 
-    static func environment(_ root: StateRoot) -> [String] {
-        ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_ROOT=\(root.path)"]
+    /// A helper started before its command line is known (`skiff-spawn
+    /// standby`), so that its start-up runs beside the engine's own work.
+    struct Standby: Sendable {
+        var pid: Int32
+        var status: Int32   // read end of the status pipe
+        var channel: Int32  // our end of the socket the command line goes down
+        var io: AttachIO    // its stdio
+
+        /// Sends the command line; from here on it is an ordinary launch.
+        func send(_ args: [String]) throws(SkiffError) -> Launched {
+            let withStatus = [args[0], "--status-fd", "3"] + args.dropFirst()
+            var bytes: [UInt8] = []
+            for arg in withStatus { bytes += Array(arg.utf8) + [0] }
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { Glibc.send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    let code = errno
+                    abandon()
+                    throw SkiffError.system("hand the command to the spawn helper", errno: code)
+                }
+                offset += n
+            }
+            close(channel)
+            return Launched(helperPid: pid, status: status)
+        }
+
+        /// Nothing to run after all: the helper sees the socket close and exits.
+        func abandon() {
+            close(channel)
+            close(status)
+            _ = Helper.wait(pid)
+        }
     }
 
-    /// Replaces this process with the helper (a foreground `run` from the
-    /// CLI: nothing is left for us to do that the monitor cannot do).
-    /// Returns only by throwing.
-    static func handOver(_ args: [String], root: StateRoot) throws(SkiffError) -> Never {
+    /// Starts `skiff-spawn standby` with our stdio. `warm`: a cgroup.procs
+    /// file for its early no-op cgroup move (see skiff-spawn's Standby.swift).
+    static func launchStandby(root: StateRoot, warm: String?, io: AttachIO) throws(SkiffError) -> Standby {
         let exe = try path()
-        let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + args).map { strdup($0) } + [nil]
+        var status: [Int32] = [0, 0]
+        try syscall("create status pipe") { skiff_pipe_cloexec(&status) }
+        var channel: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &channel) == 0 else {
+            let error = SkiffError.system("create the spawn helper's socket")
+            close(status[0]); close(status[1])
+            throw error
+        }
+        let args = [exe, "standby"] + (warm.map { ["--warm", $0] } ?? [])
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
-        execve(exe, argv, env)
-        throw SkiffError.system("start \(exe)")
+        defer {
+            argv.forEach { free($0) }
+            env.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let keep = [status[1], channel[1]]
+        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, 2, 0, &pid)
+        close(status[1])
+        close(channel[1])
+        if rc != 0 {
+            close(status[0])
+            close(channel[0])
+            throw SkiffError.system("start \(exe)", errno: rc)
+        }
+        return Standby(pid: pid, status: status[0], channel: channel[0], io: io)
+    }
+
+    static func environment(_ root: StateRoot) -> [String] {
+        ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_ROOT=\(root.path)"] + (getenv("SKIFF_TRACE") != nil ? ["SKIFF_TRACE=1"] : [])
     }
 
     /// Reads status lines until "ok" or "err CODE MESSAGE". Returns the
@@ -97,11 +155,17 @@ enum Helper {
 
     /// Launches the helper and waits until its command has exec'd. On any
     /// failure the terminal is closed, the helper reaped, `undo` run.
+    /// A `standby` helper, when given, gets the command line instead of a
+    /// new helper being launched.
     static func start(_ args: [String], io: AttachIO, terminal: TerminalSession?, newSession: Bool,
-                      root: StateRoot, undo: () -> Void) throws(SkiffError) -> Launched {
+                      root: StateRoot, standby: Standby? = nil, undo: () -> Void) throws(SkiffError) -> Launched {
         let launched: Launched
         do {
-            launched = try launch(args, io: io, newSession: newSession, root: root)
+            if let standby {
+                launched = try standby.send(args)
+            } else {
+                launched = try launch(args, io: io, newSession: newSession, root: root)
+            }
         } catch {
             terminal?.close()
             undo()
@@ -120,7 +184,9 @@ enum Helper {
     }
 
     /// Copies the terminal (if any) until the command ends; its exit code.
-    static func attach(_ launched: Launched, terminal: TerminalSession?) -> Int32 {
+    /// With `proxySignals` (the CLI), signals sent to us go on to the helper.
+    static func attach(_ launched: Launched, terminal: TerminalSession?, proxySignals: Bool = false) -> Int32 {
+        if proxySignals { SignalProxy.install(target: launched.helperPid) }
         terminal?.proxy(until: launched.helperPid)
         let code = wait(launched.helperPid)
         terminal?.close()
@@ -135,5 +201,35 @@ enum Helper {
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}
+
+/// Docker's --sig-proxy for a foreground `run`: a signal another process
+/// sends the CLI (kill, a supervisor, a test) goes on to the helper, which
+/// passes it to the container. A terminal's Ctrl-C or Ctrl-\ is not sent
+/// on: the kernel already delivers it to the whole foreground process group,
+/// the helper and the container included, and a second copy would count as
+/// a second Ctrl-C (which kills the container).
+enum SignalProxy {
+    nonisolated(unsafe) static var target: pid_t = 0
+    static let forwarded = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2]
+
+    static func install(target pid: pid_t) {
+        target = pid
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { signal, info, _ in
+            if let info, info.pointee.si_code == SI_KERNEL { return }
+            kill(SignalProxy.target, signal)
+        }
+        action.sa_flags = SA_SIGINFO | SA_RESTART
+        sigemptyset(&action.sa_mask)
+        // Whoever started us may have blocked them (Foundation's Process does).
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in forwarded {
+            sigaction(signal, &action, nil)
+            sigaddset(&unblock, signal)
+        }
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
     }
 }

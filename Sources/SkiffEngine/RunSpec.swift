@@ -43,6 +43,10 @@ public struct AttachIO: Sendable {
         self.stderr = stderr
     }
     public static let standard = AttachIO()
+
+    func same(as other: AttachIO) -> Bool {
+        stdin == other.stdin && stdout == other.stdout && stderr == other.stderr
+    }
 }
 
 public struct ExecSpec: Sendable {

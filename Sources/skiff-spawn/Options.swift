@@ -30,8 +30,7 @@ struct SpawnOptions {
     var makeTTY = false          // allocate a pty here and log its output (detached -t)
     var keepStdin = false
     var nameFile = ""            // names/NAME: released with the state dir when we remove the container
-    var removeOnExit = false     // --rm when nobody else will remove it (detached, or handed over)
-    var removeOnFailure = false  // a `run` handed over to us: a failed start leaves nothing
+    var removeOnExit = false     // --rm: remove the container once it exits
     var targetPid: Int32 = 0      // exec: the container's init
     var capabilities = defaultCapabilities
     var privileged = false        // nothing masked or read-only (every capability comes with --caps)
@@ -81,7 +80,6 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--stdin": o.keepStdin = true
         case "--name-file": o.nameFile = next()
         case "--remove-on-exit": o.removeOnExit = true
-        case "--remove-on-failure": o.removeOnFailure = true
         case "--pid": o.targetPid = Int32(next()) ?? 0
         case "--caps":
             let text = next()

@@ -37,6 +37,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
     }
 
     let flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
+    Trace.mark("clone")
     let pid = skiff_clone_fork(flags)
     if pid < 0 { fail(125, "create namespaces: \(errnoText())") }
     if pid == 0 {
@@ -65,6 +66,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         _ = waitStatus(pid)
         failStart(o, 125, "join cgroup \(procs): \(why)")
     }
+    Trace.mark("cgroups joined")
     writeAll(joined.write, [1])
     close(joined.write)
 
@@ -89,23 +91,24 @@ func runContainer(_ o: SpawnOptions) -> Never {
         pumpOutput(streams: [(out.read, "stdout", echo ? 1 : -1), (err.read, "stderr", echo ? 2 : -1)], log: &log)
     }
     let code = waitStatus(pid)
+    Trace.mark("reaped")
     let ooms = oomKills(o.oomFile)
     writeFileAtomically(o.stateDir + "/exit", "\(code) \(nowNanos()) \(ooms)\n")
     removeCgroups(o.cgroupDirs)
 
+    Trace.mark("exit recorded")
     if o.removeOnExit {
-        // --rm when nobody else is left to remove it (detached, or handed over).
         removeContainer(o)
     }
+    Trace.mark("removed")
     exit(code)
 }
 
-/// Undoes a start that failed: cgroups, the pid file, and with
-/// --remove-on-failure (a `run` that handed itself over) the whole container.
+/// Undoes a start that failed: cgroups and the pid file. The engine, told
+/// on the status pipe, removes the rest.
 func failStart(_ o: SpawnOptions, _ code: Int32, _ message: String) -> Never {
     removeCgroups(o.cgroupDirs)
     unlink(o.stateDir + "/pid")
-    if o.removeOnFailure { removeContainer(o) }
     fail(code, message)
 }
 
@@ -114,7 +117,10 @@ func removeContainer(_ o: SpawnOptions) {
     if !o.nameFile.isEmpty, let owner = readFile(o.nameFile), owner.hasSuffix(lastPathComponent(o.stateDir)) {
         unlink(o.nameFile)
     }
-    try? Files.removeTree(o.stateDir)
+    // The state directory sits in ROOT/containers/ID; ROOT/tmp holds the trash.
+    let containers = o.stateDir.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    let root = containers.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    try? Files.removeTreeSoon(o.stateDir, trash: StateRoot(path: root).tmp)
 }
 
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
@@ -132,9 +138,12 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: 
                 if null >= 0 { dup2(null, 0); close(null) }
             }
         }
+        Trace.mark("init start")
         try setUpRootFS(o, consoleSource: consoleSource)
+        Trace.mark("rootfs ready")
         var byte: UInt8 = 0
         if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
+        Trace.mark("joined")
         close(joinedFD)
         try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
         if !o.hostname.isEmpty {
@@ -154,7 +163,9 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: 
             setsid()
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }
+        Trace.mark("pivoted")
         try dropPrivileges(o.capabilities)
+        Trace.mark("exec cmd")
         try execCommand(o.command, env: o.env)
     } catch {
         childFail(syncFD, error)

@@ -1,11 +1,15 @@
 import CShim
 import Glibc
+import SkiffCommon
 
 // skiff-spawn: the only process that creates namespaces, mounts and
 // pivot_roots. It is single-threaded plain Swift (no Foundation, no
 // Dispatch), exec'd fresh by the engine, so fork/clone here is safe.
 
-let options = parseOptions(CommandLine.arguments)
+Trace.mark("spawn main")
+var arguments = CommandLine.arguments
+if arguments.count > 1 && arguments[1] == "standby" { arguments = standBy(arguments) }
+let options = parseOptions(arguments)
 // Nothing the caller had open reaches the container but stdio (and our
 // status pipe, which is close-on-exec).
 skiff_close_from(statusOpen ? 4 : 3)

@@ -30,19 +30,29 @@ extension SkiffCommand {
 
 enum CLI {
     static func main(_ arguments: [String]) -> Int32 {
-        let engine = Engine(handsOverForegroundRuns: true)
-        // `run` is the hot path: start the kernel's cgroup-attach wait now,
-        // before parsing (see CgroupWarmUp).
-        if arguments.first == "run" { engine.warmUpCgroupAttach() }
-        return dispatch(arguments, engine)
+        let engine = Engine(proxiesSignals: true)
+        // `run` is the hot path: the spawn helper starts now and gets its
+        // command line once the container exists (see Engine.run).
+        if arguments.first == "run" { engine.prelaunchHelper() }
+        let code = dispatch(arguments, engine)
+        engine.discardPrelaunchedHelper()
+        return code
     }
 
     /// One command line run in this process against `engine`: the CLI's
     /// whole job, and what the tutor does with every command typed at it.
     static func dispatch(_ arguments: [String], _ engine: Engine) -> Int32 {
+        Trace.mark("parse start")
         let command: ParsableCommand
         do {
-            command = try Skiff.parseAsRoot(arguments)
+            // `run` is the hot path: parsing it on its own skips building
+            // the whole command tree (about a millisecond). Anything odd,
+            // --help included, goes through the root for the right message.
+            if arguments.first == "run", let run = try? Run.parse(Array(arguments.dropFirst())) {
+                command = run
+            } else {
+                command = try Skiff.parseAsRoot(arguments)
+            }
         } catch {
             if Skiff.exitCode(for: error) == .success {
                 print(Skiff.fullMessage(for: error))
@@ -53,6 +63,7 @@ enum CLI {
             printError("See 'skiff\(sub) --help'.", prefixed: false)
             return 125
         }
+        Trace.mark("parsed")
         guard let skiffCommand = command as? any SkiffCommand else {
             print(Skiff.helpMessage(for: type(of: command)))
             return 0

@@ -64,7 +64,7 @@ struct Run: SkiffCommand {
             printError("the input device is not a TTY; running without a terminal")
             spec.tty = false
         }
-        let result = try engine.run(spec, warmedUp: engine.handsOverForegroundRuns, progress: { printError($0, prefixed: false) })
+        let result = try engine.run(spec, progress: { printError($0, prefixed: false) })
         if detach {
             print(result.container.id)
             return 0

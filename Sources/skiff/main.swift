@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SkiffCommon
 
+Trace.mark("cli main")
 // `docker run …` and `run …` are the same command: a leading "docker" is dropped.
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "docker" { arguments.removeFirst() }

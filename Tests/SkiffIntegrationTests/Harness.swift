@@ -31,9 +31,12 @@ final class Sandbox: @unchecked Sendable {
 
     @discardableResult
     func run(_ args: [String], stdin: String? = nil, env extra: [String: String] = [:], timeout: Double = 60,
-             as user: String? = nil, extraFD: Bool = false) throws -> Result {
+             as user: String? = nil, extraFD: Bool = false, executable: String? = nil) throws -> Result {
         let process = Process()
-        if let user {
+        if let executable {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = args
+        } else if let user {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             process.arguments = ["--reuid", user, "--regid", user, "--clear-groups", Sandbox.skiff] + args
         } else {
@@ -77,6 +80,12 @@ final class Sandbox: @unchecked Sendable {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// A shell script run with this sandbox's SKIFF_ROOT; "$0" is skiff.
+    @discardableResult
+    func shell(_ script: String, timeout: Double = 60) throws -> Result {
+        try run(["-c", script, Sandbox.skiff], timeout: timeout, executable: "/bin/sh")
+    }
+
     /// Container IDs in this sandbox's state root.
     var containerIDs: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root + "/containers")) ?? []).filter { $0.count == 64 }
@@ -102,12 +111,26 @@ final class Sandbox: @unchecked Sendable {
         found += names.map { "name: \($0)" }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         found += mounts.split(separator: "\n").filter { $0.contains(root) }.map { "mount: \($0)" }
+        found += unfinishedRemovals().map { "trash: \($0)" }
         return found
+    }
+
+    /// Container directories that `run --rm` moved to tmp/ and whose
+    /// background removal has not finished within a few seconds.
+    func unfinishedRemovals(waiting seconds: Double = 5) -> [String] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/tmp")) ?? [])
+                .filter { $0.hasPrefix("removing-") }
+            if left.isEmpty || Date() > deadline { return left }
+            usleep(20_000)
+        }
     }
 
     /// Force-removes whatever is left, then the root itself.
     func cleanUp() {
         for id in containerIDs { _ = try? run(["rm", "-f", id]) }
+        _ = unfinishedRemovals()
         try? FileManager.default.removeItem(atPath: root)
     }
 

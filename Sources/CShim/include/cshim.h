@@ -36,11 +36,11 @@ int skiff_restore_termios(int fd, const void *saved_termios);
 size_t skiff_termios_size(void);
 
 /// posix_spawn with the child's stdin/stdout/stderr set to the given fds
-/// (-1 keeps the parent's), all other fds closed except keep_fd (or -1),
-/// and optionally a new session. Returns 0 or an errno value.
+/// (-1 keeps the parent's), keep[i] as the child's fd 3+i, every other fd
+/// closed, and optionally a new session. Returns 0 or an errno value.
 int skiff_spawn(const char *path, char *const argv[], char *const envp[],
-                int in_fd, int out_fd, int err_fd, int keep_fd, int new_session,
-                pid_t *pid_out);
+                int in_fd, int out_fd, int err_fd, const int *keep, int nkeep,
+                int new_session, pid_t *pid_out);
 
 #endif
 
