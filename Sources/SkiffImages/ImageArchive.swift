@@ -203,7 +203,10 @@ public enum ImageArchive {
         for entry in index.manifests {
             if let reference = name(of: entry) { named.append((entry, reference)) } else { unnamed.append(entry) }
         }
-        // 3. Write the blobs (verified again by writeBlob), then the tags.
+        // 3. Write the blobs (verified again by writeBlob), then the tags;
+        // no prune may collect the blobs before they are tagged.
+        let lock = try store.lockStore(exclusive: false)
+        defer { lock.release() }
         for (digest, mediaType) in needed where !store.hasBlob(digest) {
             try store.writeBlob(blobs[digest]!, mediaType: mediaType, expected: digest)
         }
@@ -274,6 +277,8 @@ public enum ImageArchive {
             }
             plans.append((configBytes, layers, tags))
         }
+        let lock = try store.lockStore(exclusive: false)
+        defer { lock.release() }
         var result = LoadResult()
         for plan in plans {
             var layerDescriptors: [Descriptor] = []

@@ -61,7 +61,9 @@ extension ImageStore {
     /// removed by ID, forced or not.
     public func remove(_ nameOrID: String, force: Bool = false,
                        users: (Image) -> [ImageUser] = { _ in [] }) throws(SkiffError) -> [RemoveEvent] {
-        try withIndexLock { () throws(SkiffError) -> [RemoveEvent] in
+        let lock = try lockStore(exclusive: true)
+        defer { lock.release() }
+        return try withIndexLock { () throws(SkiffError) -> [RemoveEvent] in
             var index = try readIndex()
             guard let image = try resolve(nameOrID) else {
                 throw SkiffError(.notFound, "No such image: \(nameOrID)")
@@ -141,6 +143,7 @@ extension ImageStore {
         }
         for diffID in diffIDs.subtracting(keptDiffIDs).sorted() {
             let directory = root.layer(digestHex: diffID.hex)
+            LayerLinks.remove(root: root, layerHex: diffID.hex)
             if Files.exists(directory) { try LayerUnpacker.removeTreeForcibly(directory) }
         }
     }

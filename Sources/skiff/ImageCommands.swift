@@ -194,7 +194,32 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images",
         subcommands: [ImageInspect.self, ImageLs.self, ImageRm.self, ImageHistory.self, ImageTag.self,
-                      ImagePull.self, ImageSave.self, ImageLoad.self])
+                      ImagePull.self, ImageSave.self, ImageLoad.self, ImagePrune.self])
+}
+
+struct ImagePrune: SkiffCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove unused images, with the blobs and unpacked layers nothing uses")
+    @Flag(name: [.customShort("a"), .long], help: "Remove all unused images, not just dangling ones") var all = false
+    @Flag(name: [.customShort("f"), .long], help: "Do not prompt for confirmation") var force = false
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        if !force {
+            print(all ? "WARNING! This will remove all images without at least one container associated to them."
+                      : "WARNING! This will remove all dangling images.")
+            print("Are you sure you want to continue? [y/N] ", terminator: "")
+            fflush(nil)
+            let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+            guard answer == "y" || answer == "yes" else { return 0 }
+        }
+        let report = try engine.pruneImages(all: all)
+        if !report.lines.isEmpty {
+            print("Deleted Images:")
+            report.lines.forEach { print($0) }
+            print("")
+        }
+        print("Total reclaimed space: " + Images.dockerSize(report.reclaimedBytes))
+        return 0
+    }
 }
 
 struct ImageInspect: SkiffCommand {

@@ -1,0 +1,110 @@
+import Foundation
+import SkiffCommon
+import SkiffImages
+import Testing
+
+/// Images as stacks of layers on the real binary: deep images, prune, and
+/// the layers shown by `show layers` and `explain`.
+@Suite("image layers", .enabled(if: isRoot, rootReason))
+struct ImageLayerIntegrationTests {
+    /// Stacks `count` one-file layers (`/layers/N`) on busybox and tags the result.
+    static func makeDeepImage(_ box: Sandbox, count: Int, tag: String) throws -> Image {
+        let store = ImageStore(root: StateRoot(path: box.root))
+        let base = try #require(try store.resolve("busybox"))
+        var config = base.config
+        var history = config.history ?? []
+        var layers: [LayerBlob] = []
+        for n in 1...count {
+            let layer = try LayerWriter.write([.directory("layers"), .file("layers/\(n)", "layer \(n)\n")])
+            layers.append(layer)
+            config.rootfs.diffIDs.append(layer.diffID)
+            history.append(ImageConfig.History(created: config.created, createdBy: "add /layers/\(n)"))
+        }
+        config.history = history
+        return try store.storeImage(config: config, baseLayers: base.manifest.layers, adding: layers,
+                                    tag: try ImageReference(parsing: tag))
+    }
+
+    @Test func imageOf121LayersRunsThroughShortLinks() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        _ = try Self.makeDeepImage(box, count: 120, tag: "deep:120")
+
+        let run = try box.run(["run", "--name", "deep", "deep:120", "sh", "-c",
+                               "cat /layers/1 /layers/120; ls /layers | wc -l; test -x /bin/sh && echo busybox"])
+        #expect(run.code == 0, "\(run.stderr)")
+        #expect(run.out == "layer 1\nlayer 120\n120\nbusybox")
+
+        // Each lower dir has its short link; inspect still shows the real paths.
+        let links = try FileManager.default.contentsOfDirectory(atPath: box.root + "/layers/l")
+        #expect(links.count == 121)
+        #expect(links.allSatisfy { $0.count == LayerLinks.nameLength })
+        let inspect = try box.run(["inspect", "deep"])
+        let docs = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]])
+        let graph = try #require(docs.first?["GraphDriver"] as? [String: Any])
+        let lowers = try #require((graph["Data"] as? [String: Any])?["LowerDir"] as? String).split(separator: ":")
+        #expect(lowers.count == 121)
+        #expect(lowers.allSatisfy { $0.hasPrefix(box.root + "/layers/") && $0.count == box.root.count + 8 + 64 })
+        #expect(try box.run(["rm", "deep"]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func tooDeepAnImageIsRefusedClearly() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        _ = try Self.makeDeepImage(box, count: 200, tag: "deeper:200")
+        let run = try box.run(["run", "--rm", "deeper:200", "true"])
+        #expect(run.code == 125)
+        #expect(run.stderr.contains("201 layers"), "\(run.stderr)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+}
+
+@Suite("image prune", .enabled(if: isRoot, rootReason))
+struct ImagePruneIntegrationTests {
+    func blobCount(_ box: Sandbox) -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: box.root + "/images/blobs/sha256")) ?? []).count
+    }
+
+    @Test func pruneRemovesDanglingThenUnusedImages() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        #expect(try box.run(["run", "--name", "p1", "busybox", "sh", "-c", "echo x > /x"]).code == 0)
+        let dangling = try box.run(["commit", "p1"]).out
+        #expect(try box.run(["commit", "p1", "keep:1"]).code == 0)
+        #expect(try box.run(["rm", "p1"]).code == 0)
+        #expect(try box.run(["run", "--name", "user", "busybox", "true"]).code == 0)
+        let before = blobCount(box)
+
+        // Without -f it asks; anything but y keeps everything.
+        let asked = try box.run(["image", "prune"], stdin: "n\n")
+        #expect(asked.code == 0)
+        #expect(asked.stdout.hasPrefix("WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "))
+        #expect(blobCount(box) == before)
+
+        let pruned = try box.run(["image", "prune", "-f"])
+        #expect(pruned.code == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.hasPrefix("Deleted Images:\ndeleted: \(dangling)\n\nTotal reclaimed space: "), "\(pruned.stdout)")
+        #expect(blobCount(box) < before)
+        #expect(!(try box.run(["images"]).out.contains("<none>")))
+
+        // -a: keep:1 has no container; busybox has one (exited) and stays.
+        let all = try box.run(["image", "prune", "-a", "-f"])
+        #expect(all.out.hasPrefix("Deleted Images:\nuntagged: keep:1\ndeleted: sha256:"), "\(all.stdout)")
+        let left = try box.run(["images"]).out
+        #expect(left.contains("busybox") && !left.contains("keep"))
+        #expect(try box.run(["run", "--rm", "busybox", "true"]).code == 0)
+
+        #expect(try box.run(["rm", "user"]).code == 0)
+        let last = try box.run(["image", "prune", "-af"])
+        #expect(last.out.contains("untagged: busybox:latest"))
+        #expect(blobCount(box) == 0)
+        let layers = try FileManager.default.contentsOfDirectory(atPath: box.root + "/layers")
+        #expect(layers.filter { $0 != "l" }.isEmpty)
+        #expect(try box.run(["image", "prune", "-f"]).out == "Total reclaimed space: 0B")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+}
