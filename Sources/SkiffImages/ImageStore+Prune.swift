@@ -124,14 +124,23 @@ extension ImageStore {
         return freed
     }
 
-    /// The bytes of the regular files under `path` (or of the file itself).
+    /// The bytes of the regular files under `path` (or of the file itself),
+    /// each inode once: busybox's hundreds of hard links are one file.
     static func treeBytes(_ path: String) -> Int64 {
+        var seen = Set<[UInt64]>()
+        return treeBytes(path, seen: &seen)
+    }
+
+    private static func treeBytes(_ path: String, seen: inout Set<[UInt64]>) -> Int64 {
         var st = stat()
         guard lstat(path, &st) == 0 else { return 0 }
         switch st.st_mode & S_IFMT {
-        case S_IFREG: return Int64(st.st_size)
-        case S_IFDIR: return Files.list(path).reduce(0) { $0 + treeBytes(path + "/" + $1) }
-        default: return 0
+        case S_IFREG:
+            return seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted ? Int64(st.st_size) : 0
+        case S_IFDIR:
+            return Files.list(path).reduce(0) { $0 + treeBytes(path + "/" + $1, seen: &seen) }
+        default:
+            return 0
         }
     }
 }

@@ -50,6 +50,37 @@ struct ImageLayerIntegrationTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
+    @Test func showLayersListsEachLowerDirAndTheUpperDirsChanges() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        #expect(try box.run(["run", "--name", "maker", "busybox", "sh", "-c", "echo hi > /hello"]).code == 0)
+        #expect(try box.run(["commit", "maker", "hello:1"]).code == 0)
+        let made = try box.run(["run", "--name", "changer", "hello:1", "sh", "-c",
+                                "echo more >> /hello; rm /bin/vi; touch /new"])
+        #expect(made.code == 0, "\(made.stderr)")
+        let store = ImageStore(root: StateRoot(path: box.root))
+        let image = try #require(try store.resolve("hello:1"))
+
+        let show = try box.run(["show", "layers", "changer"])
+        #expect(show.code == 0, "\(show.stderr)")
+        let lines = show.stdout.split(separator: "\n").map(String.init)
+        // Top first: the commit's layer, then busybox's, each with its digest and history line.
+        let top = try #require(lines.firstIndex { $0.hasPrefix("    2. " + box.root + "/layers/" + image.config.rootfs.diffIDs[1].hex) })
+        #expect(lines[top + 1].contains("layer sha256:" + image.manifest.layers[1].digest.hex.prefix(12)))
+        #expect(lines[top + 1].contains("made by: skiff commit"))
+        #expect(lines[top + 2].hasPrefix("    1. " + box.root + "/layers/" + image.config.rootfs.diffIDs[0].hex))
+        #expect(lines[top + 3].contains("made by: skiff: busybox"))
+        #expect(lines.contains("    C /hello"))
+        #expect(lines.contains("    D /bin/vi"))
+        #expect(lines.contains("    A /new"))
+        #expect(!show.stdout.contains("Namespaces"))
+        // explain has the same section.
+        #expect(try box.run(["explain", "changer"]).stdout.contains(lines[top]))
+        #expect(try box.run(["show", "bogus", "changer"]).code != 0)
+        #expect(try box.run(["rm", "maker", "changer"]).code == 0)
+    }
+
     @Test func tooDeepAnImageIsRefusedClearly() throws {
         let box = Sandbox()
         defer { box.cleanUp() }
