@@ -159,7 +159,9 @@ public final class TutorSession {
         case "hint": hint()
         case "solution": solution()
         case "check": check(verbose: true)
-        case "show": show(Array(words.dropFirst()))
+        // `show WHAT CONTAINER` is the CLI's command (its output counts for the
+        // step's checks); shorter forms pick defaults here.
+        case "show" where words.count < 3: show(Array(words.dropFirst()))
         case "reset": reset()
         case "progress": showProgress()
         case "lang":
