@@ -80,6 +80,11 @@ class ArchiveReadHandle {
         try check(archive_read_open_fd(archive, fd, 1 << 16), "open")
     }
 
+    /// A descriptor the caller owns (stdin), read to its end.
+    func open(fd borrowed: Int32) throws(SkiffError) {
+        try check(archive_read_open_fd(archive, borrowed, 1 << 16), "open")
+    }
+
     /// The memory must stay valid until the handle is freed.
     func open(memory: UnsafeRawBufferPointer) throws(SkiffError) {
         try check(archive_read_open_memory(archive, memory.baseAddress, memory.count), "open")

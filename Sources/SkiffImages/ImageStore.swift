@@ -66,6 +66,16 @@ public struct ImageStore: Sendable {
         return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
     }
 
+    /// Moves the file at `path` (under `root.tmp`, its sha256 already
+    /// checked to be `digest`) into the store as that blob; when the store
+    /// has the blob already the file is left for its owner to remove.
+    public func adoptBlob(_ path: String, digest: Digest) throws(SkiffError) {
+        if hasBlob(digest) { return }
+        try ensureLayout()
+        try syscall("chmod \(path)") { chmod(path, 0o644) }
+        try syscall("rename \(path) to \(blobPath(digest))") { rename(path, blobPath(digest)) }
+    }
+
     /// Encodes `value` as canonical JSON and stores it as a blob.
     @discardableResult
     public func writeJSONBlob<T: Encodable>(_ value: T, mediaType: String) throws(SkiffError) -> Descriptor {

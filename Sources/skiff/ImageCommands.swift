@@ -149,11 +149,23 @@ struct Save: SkiffCommand {
         if output == nil && isatty(1) != 0 {
             throw SkiffError(.usage, "cowardly refusing to save to a terminal. Use the -o flag or redirect")
         }
-        let bytes = try ImageArchive.save(images, from: engine.images)
-        if let output {
-            try Files.writeAtomically(output, bytes)
-        } else {
-            try Files.writeAll(1, bytes, what: "stdout")
+        guard let output else {
+            try ImageArchive.save(images, from: engine.images, to: 1)
+            return 0
+        }
+        // Streamed into a temporary file beside the target, renamed when whole.
+        var template = Array((output + ".skiff-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SkiffError.system("create a temporary file beside \(output)") }
+        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        do throws(SkiffError) {
+            defer { close(fd) }
+            try syscall("chmod \(temp)") { fchmod(fd, 0o644) }
+            try ImageArchive.save(images, from: engine.images, to: fd)
+            try syscall("rename \(temp) to \(output)") { rename(temp, output) }
+        } catch {
+            unlink(temp)
+            throw error
         }
         return 0
     }
@@ -173,16 +185,7 @@ struct Load: SkiffCommand {
             if isatty(0) != 0 {
                 throw SkiffError(.usage, "requested load from stdin, but stdin is empty")
             }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw SkiffError.system("read stdin") }
-                if n == 0 { break }
-                bytes.append(contentsOf: buffer[0..<n])
-            }
-            result = try ImageArchive.load(bytes: bytes, into: engine.images)
+            result = try ImageArchive.load(fd: 0, into: engine.images)
         }
         if !quiet { result.lines.forEach { print($0) } }
         return 0

@@ -139,3 +139,90 @@ struct ImagePruneIntegrationTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 }
+
+/// save and load stream their blobs: memory stays far below the image's size.
+@Suite("image save and load stream", .enabled(if: isRoot, rootReason))
+struct ImageStreamingTests {
+    /// busybox plus a layer of 96 MiB of random (incompressible) bytes.
+    func makeBigImage(_ box: Sandbox) throws {
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        let made = try box.run(["run", "--name", "big", "busybox", "sh", "-c",
+                                "head -c 100663296 /dev/urandom > /big.bin"], timeout: 120)
+        #expect(made.code == 0, "\(made.stderr)")
+        let commit = try box.run(["commit", "big", "big:1"], timeout: 120)
+        #expect(commit.code == 0, "\(commit.stderr)")
+        #expect(try box.run(["rm", "big"]).code == 0)
+    }
+
+    /// Runs a shell pipeline with both sandboxes' roots; returns status and
+    /// the peak resident size (KiB) of the largest process, from GNU time.
+    func pipeline(_ script: String, _ env: [String: String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "needs GNU time for the peak memory"))
+    func aBigImageGoesThroughAPipeInLittleMemory() throws {
+        let box = Sandbox(), other = Sandbox()
+        defer { box.cleanUp(); other.cleanUp() }
+        try makeBigImage(box)
+        let result = try pipeline("""
+            /usr/bin/time -f 'save %M' env SKIFF_ROOT="$A" "$SKIFF" save big:1 2>"$A/save.time" |
+            /usr/bin/time -f 'load %M' env SKIFF_ROOT="$B" "$SKIFF" load; cat "$A/save.time"
+            """, ["A": box.root, "B": other.root, "SKIFF": Sandbox.skiff])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("Loaded image: big:1"), "\(result.output)")
+        for line in result.output.split(separator: "\n") where line.hasPrefix("save ") || line.hasPrefix("load ") {
+            let kib = Int(line.split(separator: " ")[1]) ?? 0
+            // The layer alone is 96 MiB; streaming keeps each side well under half of that.
+            #expect(kib > 0 && kib < 48 * 1024, "\(line) KiB")
+        }
+        let run = try other.run(["run", "--rm", "big:1", "sh", "-c", "wc -c < /big.bin"], timeout: 120)
+        #expect(run.out == "100663296", "\(run.stderr)")
+        #expect(Files.list(other.root + "/tmp").allSatisfy { !$0.hasPrefix("load-") })
+    }
+
+    @Test func aCorruptBlobOrATruncatedArchiveLeavesNothing() throws {
+        let box = Sandbox(), other = Sandbox()
+        defer { box.cleanUp(); other.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        let tar = box.root + "/busybox.tar"
+        #expect(try box.run(["save", "-o", tar, "busybox"]).code == 0)
+
+        // Truncated: refused, nothing stored, no staging left.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: tar))
+        let cut = box.root + "/cut.tar"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        let load = try other.run(["load", "-i", cut])
+        #expect(load.code == 1)
+        #expect(!load.stderr.isEmpty)
+        #expect(Files.list(other.root + "/images/blobs/sha256").isEmpty)
+        #expect(Files.list(other.root + "/tmp").allSatisfy { !$0.hasPrefix("load-") })
+
+        // A blob changed on disk: save says so and leaves no file.
+        let store = ImageStore(root: StateRoot(path: box.root))
+        let image = try #require(try store.resolve("busybox"))
+        let blob = store.blobPath(image.manifest.layers[0].digest)
+        let handle = try #require(FileHandle(forWritingAtPath: blob))
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data([0x00, 0x01, 0x02]))
+        try handle.close()
+        let out = box.root + "/corrupt.tar"
+        let save = try box.run(["save", "-o", out, "busybox"])
+        #expect(save.code == 1)
+        #expect(save.stderr.contains("is corrupt"), "\(save.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: box.root)).contains { $0.hasPrefix("corrupt.tar.") })
+    }
+}
