@@ -75,10 +75,13 @@ struct ImageCommandTests {
     }
 }
 
-func imageCommandRun(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+func imageCommandRun(_ path: String, _ arguments: [String], env extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    if !extra.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+    }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

@@ -154,33 +154,15 @@ struct ImageStreamingTests {
         #expect(try box.run(["rm", "big"]).code == 0)
     }
 
-    /// Runs a shell pipeline with both sandboxes' roots; returns status and
-    /// the peak resident size (KiB) of the largest process, from GNU time.
-    func pipeline(_ script: String, _ env: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        for (k, v) in env { environment[k] = v }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "needs GNU time for the peak memory"))
     func aBigImageGoesThroughAPipeInLittleMemory() throws {
         let box = Sandbox(), other = Sandbox()
         defer { box.cleanUp(); other.cleanUp() }
         try makeBigImage(box)
-        let result = try pipeline("""
+        let result = try imageCommandRun("/bin/sh", ["-c", """
             /usr/bin/time -f 'save %M' env SKIFF_ROOT="$A" "$SKIFF" save big:1 2>"$A/save.time" |
             /usr/bin/time -f 'load %M' env SKIFF_ROOT="$B" "$SKIFF" load; cat "$A/save.time"
-            """, ["A": box.root, "B": other.root, "SKIFF": Sandbox.skiff])
+            """], env: ["A": box.root, "B": other.root, "SKIFF": Sandbox.skiff])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("Loaded image: big:1"), "\(result.output)")
         for line in result.output.split(separator: "\n") where line.hasPrefix("save ") || line.hasPrefix("load ") {
