@@ -19,7 +19,8 @@ else
   bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 fi
 
-work=$(mktemp -d /tmp/skiff-unpack-bench.XXXXXX)
+# BENCH_TMP=/dev/shm measures on tmpfs, without the disk.
+work=$(mktemp -d "${BENCH_TMP:-/tmp}/skiff-unpack-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp -a "$source" "$work/data"
 # One gzip layer, written by Skiff, unpacked by both.
