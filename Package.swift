@@ -45,7 +45,7 @@ let package = Package(
         ]),
         .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "skiff"]),
         .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "skiff", "skiff-spawn"]),
-        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffEngine", "skiff", "skiff-spawn"]),
+        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff", "skiff-spawn"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,9 @@
 Each argument is NAME=COMMAND. Every round runs each command once, in
 rotating order, timing it from spawn to exit with posix_spawn and waitpid
 (the same small overhead for every command). The first round is a warm-up.
+
+With `--before COMMAND` first, that command runs untimed before each timed
+one (to empty a target directory, say).
 """
 import os
 import shlex
@@ -13,7 +16,9 @@ import time
 
 def run_once(argv):
     start = time.perf_counter_ns()
-    pid = os.posix_spawnp(argv[0], argv, os.environ)
+    # The commands' own output would only slow the terminal: drop it.
+    pid = os.posix_spawnp(argv[0], argv, os.environ,
+                          file_actions=[(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)])
     _, status = os.waitpid(pid, 0)
     elapsed = (time.perf_counter_ns() - start) / 1e6
     if os.waitstatus_to_exitcode(status) != 0:
@@ -22,15 +27,22 @@ def run_once(argv):
 
 
 def main():
-    rounds = int(sys.argv[1])
+    args = sys.argv[1:]
+    before = None
+    if args[0] == "--before":
+        before = shlex.split(args[1])
+        args = args[2:]
+    rounds = int(args[0])
     commands = []
-    for spec in sys.argv[2:]:
+    for spec in args[1:]:
         name, command = spec.split("=", 1)
         commands.append((name, shlex.split(command)))
     times = {name: [] for name, _ in commands}
     for round_number in range(rounds + 1):
         shift = round_number % len(commands)
         for name, argv in commands[shift:] + commands[:shift]:
+            if before:
+                run_once(before)
             elapsed = run_once(argv)
             if round_number > 0:
                 times[name].append(elapsed)

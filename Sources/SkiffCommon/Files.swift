@@ -29,11 +29,17 @@ public enum Files {
     }
 
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SkiffError) {
+        let failure: SkiffError? = bytes.withUnsafeBytes { raw in
+            do throws(SkiffError) { try writeAll(fd, raw, what: what) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    public static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, what: String) throws(SkiffError) {
         var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                write(fd, raw.baseAddress! + offset, raw.count - offset)
-            }
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SkiffError.system("write \(what)")

@@ -5,7 +5,8 @@ import Glibc
 /// Where Skiff keeps its state: `/var/lib/skiff`, or `SKIFF_ROOT` when set.
 ///
 ///     images/      OCI image layout (oci-layout, index.json, blobs/sha256/…)
-///     layers/      one unpacked directory per layer digest, shared by images
+///     layers/      one unpacked directory per layer digest, shared by images;
+///                  layers/l/ holds their short links for overlay's lowerdir
 ///     containers/  one directory per container
 ///     names/       one file per container name, holding the container's ID
 ///     tmp/         staging for atomic writes and unpacking
@@ -26,6 +27,8 @@ public struct StateRoot: Sendable, Equatable {
 
     public var images: String { path + "/images" }
     public var layers: String { path + "/layers" }
+    /// Short links to the unpacked layers (`l/NAME -> ../HEX`, see `LayerLinks`).
+    public var layerLinks: String { path + "/layers/l" }
     public var containers: String { path + "/containers" }
     public var names: String { path + "/names" }
     public var tmp: String { path + "/tmp" }

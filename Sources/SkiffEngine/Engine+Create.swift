@@ -10,6 +10,9 @@ extension Engine {
     /// directory. Nothing in the kernel exists yet.
     public func create(_ spec: RunSpec, progress: (String) -> Void = { _ in }) throws(SkiffError) -> Container {
         try requireRoot("creating a container")
+        // Until config.json names its layers, no prune may take them.
+        let storeLock = try images.lockStore(exclusive: false)
+        defer { storeLock.release() }
         let image = try resolveImage(spec.image, progress: progress)
         let lowerDirs = try images.layerDirectories(for: image)
         Trace.mark("image resolved")

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import SkiffCommon
+import SkiffImages
 import SkiffKernel
 
 extension Engine {
@@ -158,7 +159,10 @@ extension Engine {
                     "--caps", CapabilitySet.mask(config.capabilities)]
         if config.privileged { args.append("--privileged") }
         if config.readOnlyRootfs { args.append("--read-only") }
-        for lower in config.lowerDirs { args += ["--lower", lower] }
+        // Short names relative to layers/l keep deep images within the
+        // kernel's one-page limit on mount options (see LayerLinks).
+        args += ["--lower-base", root.layerLinks]
+        for lower in config.lowerDirs { args += ["--lower", try LayerLinks.ensure(root: root, layerDirectory: lower)] }
         for e in config.env { args += ["--env", e] }
         for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
         for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }

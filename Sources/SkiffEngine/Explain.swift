@@ -6,6 +6,18 @@ import SkiffKernel
 /// words for a learner. The tutor shows these views after each step.
 public enum ExplainSection: String, CaseIterable, Sendable {
     case namespaces = "ns", cgroups, layers
+
+    /// The sections a word of `show WHAT` names (CLI and tutor); nil when
+    /// the word names none.
+    public static func named(_ word: String) -> [ExplainSection]? {
+        switch word {
+        case "ns", "namespaces": return [.namespaces]
+        case "cgroups", "cgroup": return [.cgroups]
+        case "layers", "fs": return [.layers]
+        case "all": return allCases
+        default: return nil
+        }
+    }
 }
 
 extension Engine {
@@ -83,13 +95,27 @@ extension Engine {
 
     func layerLines(_ c: Container, _ k: InspectDocument.Kernel) -> [String] {
         var lines = ["Filesystem: an overlay mount is its /"]
-        for (index, dir) in c.config.lowerDirs.enumerated().reversed() {
-            let digest = "sha256:" + String(dir.split(separator: "/").last ?? "").prefix(12)
-            lines.append("  lower \(index + 1) (image layer, read-only): \(dir)  [\(digest)]")
+        guard let view = try? layers(c.id) else { return lines }
+        lines.append("  lower dirs: the image's layers, read-only, top first (short names in \(root.layerLinks))")
+        for lower in view.lowers {
+            lines.append("    \(lower.position). \(lower.directory)  (l/\(lower.link))")
+            var facts = ["layer " + (lower.digest.map { "sha256:" + $0.hex.prefix(12) } ?? "?"),
+                         "diff_id " + lower.diffID.prefix(19)]
+            if let size = lower.size { facts.append(Time.bytes(size)) }
+            facts.append("made by: " + (lower.createdBy.map { $0.isEmpty ? "?" : $0 } ?? "? (its image is gone)"))
+            lines.append("       " + facts.joined(separator: ", "))
         }
-        lines.append("  upper (its own changes):        \(c.upperDir)")
-        lines.append("  work (overlay's scratch space): \(c.workDir)")
-        lines.append("  merged (what it sees as /):     \(c.mergedDir), mounted inside its mount namespace only")
+        lines.append("  upper dir: its own changes, the only writable layer: \(view.upperDir)")
+        if view.changes.isEmpty {
+            lines.append("    (nothing changed yet)")
+        } else {
+            let shown = 30
+            for change in view.changes.prefix(shown) { lines.append("    \(change.kind.rawValue) \(change.path)") }
+            if view.changes.count > shown { lines.append("    … and \(view.changes.count - shown) more (see: diff \(c.name))") }
+            lines.append("    (A added, C changed: copied up from a lower dir before the change, D deleted: a whiteout hides the lower file)")
+        }
+        lines.append("  work dir (overlay's scratch space): \(view.workDir)")
+        lines.append("  merged (what it sees as /): \(view.mergedDir), mounted inside its mount namespace only")
         if let o = k.Overlay {
             lines.append("  the kernel's view (/proc/\(c.state.pid)/mountinfo): overlay on / \(o.Options) \(o.SuperOptions)")
         }

@@ -58,15 +58,17 @@ class ArchiveReadHandle {
     let what: String
     private var fd: Int32 = -1
 
-    init(what: String, configure: (OpaquePointer) -> Void) throws(SkiffError) {
+    init(what: String, compressed: Bool = true, configure: (OpaquePointer) -> Void) throws(SkiffError) {
         guard let archive = archive_read_new() else {
             throw SkiffError(.system, "libarchive: cannot allocate an archive reader")
         }
         self.archive = archive
         self.what = what
         // Compression is detected from the bytes: none, gzip or zstd.
-        archive_read_support_filter_gzip(archive)
-        archive_read_support_filter_zstd(archive)
+        if compressed {
+            archive_read_support_filter_gzip(archive)
+            archive_read_support_filter_zstd(archive)
+        }
         configure(archive)
     }
 
@@ -78,6 +80,11 @@ class ArchiveReadHandle {
     func open(file path: String) throws(SkiffError) {
         fd = try syscall("open \(path)") { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
         try check(archive_read_open_fd(archive, fd, 1 << 16), "open")
+    }
+
+    /// A descriptor the caller owns (stdin), read to its end.
+    func open(fd borrowed: Int32) throws(SkiffError) {
+        try check(archive_read_open_fd(archive, borrowed, 1 << 16), "open")
     }
 
     /// The memory must stay valid until the handle is freed.
@@ -119,8 +126,18 @@ final class RawReader: ArchiveReadHandle {
 }
 
 final class TarReader: ArchiveReadHandle {
-    init(what: String) throws(SkiffError) {
-        try super.init(what: what) { archive_read_support_format_tar($0) }
+    init(what: String, compressed: Bool = true) throws(SkiffError) {
+        try super.init(what: what, compressed: compressed) { archive_read_support_format_tar($0) }
+    }
+
+    /// Reads the tar from `source`'s uncompressed stream, block by block
+    /// without a copy (the reader must be made with `compressed: false`).
+    func open(source: UncompressedStream) throws(SkiffError) {
+        let client = Unmanaged.passUnretained(source).toOpaque()
+        try check(archive_read_open(archive, client, nil, { _, client, buffer in
+            guard let client, let buffer else { return -1 }
+            return Unmanaged<UncompressedStream>.fromOpaque(client).takeUnretainedValue().nextBlock(buffer)
+        }, nil), "open")
     }
 
     /// The next header, or nil at the end.
@@ -197,5 +214,50 @@ final class TarReader: ArchiveReadHandle {
             result[String(cString: name)] = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
         }
         return result
+    }
+}
+
+/// The uncompressed bytes of a (gzip, zstd or plain) file, handed out in
+/// libarchive's own blocks and hashed on the way: one pass gives both the
+/// tar to extract and its diff_id.
+final class UncompressedStream {
+    private let raw: RawReader
+    private var hasher = Digest.Hasher256()
+    private(set) var failure: String? = nil
+
+    init(file path: String) throws(SkiffError) {
+        raw = try RawReader(what: path)
+        try raw.open(file: path)
+        var entry: OpaquePointer?
+        let r = archive_read_next_header(raw.archive, &entry)
+        if r != ARCHIVE_EOF { try raw.check(r, "read") }
+    }
+
+    /// libarchive's read callback: the next block, or 0 at the end, -1 on error.
+    func nextBlock(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> la_ssize_t {
+        var block: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        let r = archive_read_data_block(raw.archive, &block, &size, &offset)
+        if r == ARCHIVE_EOF { return 0 }
+        if r < ARCHIVE_WARN {
+            failure = raw.errorString
+            return -1
+        }
+        if let block, size > 0 { hasher.update(UnsafeRawBufferPointer(start: block, count: size)) }
+        out.pointee = block
+        return la_ssize_t(size)
+    }
+
+    /// Reads what the tar reader left (the zero blocks after the end of the
+    /// archive) and returns the digest of the whole stream.
+    func finish() throws(SkiffError) -> Digest {
+        var ignored: UnsafeRawPointer?
+        while true {
+            let n = nextBlock(&ignored)
+            if n == 0 { break }
+            if n < 0 { throw SkiffError(.invalidData, "\(raw.what): cannot decompress the archive: \(failure ?? "unknown error")") }
+        }
+        return hasher.finalize()
     }
 }

@@ -1,9 +1,13 @@
 import CArchive
 import SkiffCommon
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes a tar archive (pax restricted: plain ustar headers unless a field
-/// needs a pax record), optionally gzip-compressed, into memory with
-/// libarchive.
+/// needs a pax record), optionally gzip-compressed, into memory or straight
+/// to a file descriptor with libarchive.
 ///
 /// The output depends on the entries only: entries are written in the order
 /// given (sort them first; `LayerWriter` does), times are the entries' own,
@@ -19,7 +23,9 @@ public final class ArchiveWriter {
     private let output = OutputBuffer()
     private var finished = false
 
-    public init(compression: Compression) throws(SkiffError) {
+    /// A writer into memory (`finish` returns the bytes), or into `fd`,
+    /// which stays open and is never seeked (a pipe will do).
+    public init(compression: Compression, fd: Int32? = nil) throws(SkiffError) {
         guard let archive = archive_write_new() else {
             throw SkiffError(.system, "libarchive: cannot allocate an archive writer")
         }
@@ -37,6 +43,10 @@ public final class ArchiveWriter {
         // No padding of the last block to 10240 bytes: the stream ends with
         // the tar end-of-archive marker (and the gzip trailer).
         try check(archive_write_set_bytes_in_last_block(archive, 1), "set the last block size")
+        if let fd {
+            try check(archive_write_open_fd(archive, fd), "open the archive")
+            return
+        }
         let client = Unmanaged.passUnretained(output).toOpaque()
         try check(archive_write_open2(archive, client, nil, { _, client, buffer, length in
             guard let client, let buffer else { return -1 }
@@ -51,6 +61,17 @@ public final class ArchiveWriter {
     }
 
     public func add(_ entry: ArchiveEntry) throws(SkiffError) {
+        try writeHeader(entry, size: Int64(entry.contents.count))
+        if case .regular = entry.kind, !entry.contents.isEmpty {
+            let written = entry.contents.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
+            if written != entry.contents.count {
+                throw SkiffError(.system, "libarchive: write the data of \(entry.path): \(errorString)")
+            }
+        }
+    }
+
+    /// The entry's header; a regular file's data (`size` bytes) must follow.
+    private func writeHeader(_ entry: ArchiveEntry, size: Int64) throws(SkiffError) {
         guard let e = archive_entry_new() else {
             throw SkiffError(.system, "libarchive: cannot allocate an archive entry")
         }
@@ -63,7 +84,7 @@ public final class ArchiveWriter {
         archive_entry_set_size(e, 0)
         switch entry.kind {
         case .regular:
-            archive_entry_set_size(e, la_int64_t(entry.contents.count))
+            archive_entry_set_size(e, la_int64_t(size))
         case .symlink(let target):
             archive_entry_set_symlink(e, target)
         case .hardlink(let target):
@@ -78,15 +99,42 @@ public final class ArchiveWriter {
             value.withUnsafeBytes { archive_entry_xattr_add_entry(e, name, $0.baseAddress, $0.count) }
         }
         try check(archive_write_header(archive, e), "write the header of \(entry.path)")
-        if case .regular = entry.kind, !entry.contents.isEmpty {
-            let written = entry.contents.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
-            if written != entry.contents.count {
-                throw SkiffError(.system, "libarchive: write the data of \(entry.path): \(errorString)")
+    }
+
+    /// Adds the regular file `source` as `path` (owner 0:0, mtime 0, as
+    /// `ArchiveEntry.file` writes), streamed in 1 MiB chunks. With
+    /// `expected`, the content must have that digest: a blob that changed
+    /// on disk is an error, not a corrupt archive.
+    public func addFile(_ path: String, from source: String, mode: UInt32 = 0o644,
+                        expected: Digest? = nil) throws(SkiffError) {
+        let fd = try syscall("open \(source)") { open(source, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var st = stat()
+        try syscall("stat \(source)") { fstat(fd, &st) }
+        var header = ArchiveEntry.file(path, [UInt8](), mode: mode)
+        header.size = Int64(st.st_size)
+        try writeHeader(header, size: Int64(st.st_size))
+        var hasher = Digest.Hasher256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var left = Int64(st.st_size)
+        while left > 0 {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, Int(left))) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw SkiffError.system("read \(source)") }
+            if n == 0 { throw SkiffError(.invalidData, "\(source) got shorter while it was being archived") }
+            let written = buffer.withUnsafeBytes { raw in
+                hasher.update(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                return archive_write_data(archive, raw.baseAddress, n)
             }
+            if written != n { throw SkiffError(.system, "libarchive: write the data of \(path): \(errorString)") }
+            left -= Int64(n)
+        }
+        if let expected, hasher.finalize() != expected {
+            throw SkiffError(.invalidData, "blob \(expected) is corrupt: its content does not match its digest")
         }
     }
 
-    /// Closes the archive and returns its bytes.
+    /// Closes the archive and returns its bytes (none when writing to a descriptor).
     public func finish() throws(SkiffError) -> [UInt8] {
         if !finished {
             try check(archive_write_close(archive), "close the archive")

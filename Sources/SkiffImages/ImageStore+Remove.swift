@@ -61,7 +61,9 @@ extension ImageStore {
     /// removed by ID, forced or not.
     public func remove(_ nameOrID: String, force: Bool = false,
                        users: (Image) -> [ImageUser] = { _ in [] }) throws(SkiffError) -> [RemoveEvent] {
-        try withIndexLock { () throws(SkiffError) -> [RemoveEvent] in
+        let lock = try lockStore(exclusive: true)
+        defer { lock.release() }
+        return try withIndexLock { () throws(SkiffError) -> [RemoveEvent] in
             var index = try readIndex()
             guard let image = try resolve(nameOrID) else {
                 throw SkiffError(.notFound, "No such image: \(nameOrID)")
@@ -141,6 +143,7 @@ extension ImageStore {
         }
         for diffID in diffIDs.subtracting(keptDiffIDs).sorted() {
             let directory = root.layer(digestHex: diffID.hex)
+            LayerLinks.remove(root: root, layerHex: diffID.hex)
             if Files.exists(directory) { try LayerUnpacker.removeTreeForcibly(directory) }
         }
     }
@@ -217,6 +220,26 @@ extension ImageStore {
 }
 
 extension ImageStore {
+    /// One layer of an image with the history entry that made it.
+    public struct LayerDetail: Hashable, Sendable {
+        public var digest: Digest
+        public var diffID: Digest
+        /// Uncompressed size.
+        public var size: Int64
+        public var createdBy: String?
+    }
+
+    /// The image's layers, BOTTOM FIRST, each with its history line (the
+    /// n-th history entry that is not an empty_layer made the n-th layer).
+    public func layerDetails(of image: Image) -> [LayerDetail] {
+        let made = history(of: image).reversed().filter { $0.entry.emptyLayer != true }
+        return zip(image.manifest.layers, image.config.rootfs.diffIDs).enumerated().map { i, layer in
+            LayerDetail(digest: layer.0.digest, diffID: layer.1,
+                        size: i < made.count ? made[i].size : uncompressedSize(of: layer.0),
+                        createdBy: i < made.count ? made[i].entry.createdBy : nil)
+        }
+    }
+
     /// One row of `docker history`.
     public struct HistoryRow: Hashable, Sendable {
         public var entry: ImageConfig.History

@@ -66,6 +66,16 @@ public struct ImageStore: Sendable {
         return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
     }
 
+    /// Moves the file at `path` (under `root.tmp`, its sha256 already
+    /// checked to be `digest`) into the store as that blob; when the store
+    /// has the blob already the file is left for its owner to remove.
+    public func adoptBlob(_ path: String, digest: Digest) throws(SkiffError) {
+        if hasBlob(digest) { return }
+        try ensureLayout()
+        try syscall("chmod \(path)") { chmod(path, 0o644) }
+        try syscall("rename \(path) to \(blobPath(digest))") { rename(path, blobPath(digest)) }
+    }
+
     /// Encodes `value` as canonical JSON and stores it as a blob.
     @discardableResult
     public func writeJSONBlob<T: Encodable>(_ value: T, mediaType: String) throws(SkiffError) -> Descriptor {
@@ -79,6 +89,8 @@ public struct ImageStore: Sendable {
     @discardableResult
     public func storeImage(config: ImageConfig, baseLayers: [Descriptor] = [], adding layers: [LayerBlob],
                            tag reference: ImageReference?) throws(SkiffError) -> Image {
+        let lock = try lockStore(exclusive: false)
+        defer { lock.release() }
         var descriptors = baseLayers
         for layer in layers {
             descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
@@ -329,13 +341,16 @@ public struct ImageStore: Sendable {
     /// The unpacked directory of each layer of `image`, BOTTOM FIRST (the
     /// order of overlayfs's lowerdir is the reverse: top first). Layers are
     /// unpacked on first use into `root.layers/<diff_id hex>` and shared by
-    /// every image that has them; see `LayerUnpacker.install`.
+    /// every image that has them; see `LayerUnpacker.install`. Each gets its
+    /// short link in `root.layerLinks` (see `LayerLinks`).
     public func layerDirectories(for image: Image) throws(SkiffError) -> [String] {
         let layers = image.manifest.layers
         let diffIDs = image.config.rootfs.diffIDs
         guard layers.count == diffIDs.count else {
             throw SkiffError(.invalidData, "image \(image.shortID) is inconsistent: its manifest has \(layers.count) layers but its config \(diffIDs.count) diff_ids")
         }
+        let lock = try lockStore(exclusive: false)
+        defer { lock.release() }
         var directories: [String] = []
         for (layer, diffID) in zip(layers, diffIDs) {
             let directory = root.layer(digestHex: diffID.hex)
@@ -346,6 +361,7 @@ public struct ImageStore: Sendable {
                 let blob = try verifyBlob(layer.digest)
                 try LayerUnpacker.install(archive: blob, diffID: diffID, at: directory, staging: root.tmp)
             }
+            try LayerLinks.ensure(root: root, layerDirectory: directory)
             directories.append(directory)
         }
         return directories

@@ -42,9 +42,17 @@ public enum LayerUnpacker {
     /// should be empty). On error the directory is left as it is: callers
     /// extract into a staging directory and remove it (see `install`).
     public static func unpack(archive: String, into directory: String) throws(SkiffError) -> Summary {
+        try unpack(archive: archive, into: directory, digesting: false).summary
+    }
+
+    /// Extracts as `unpack` does; with `digesting`, also returns the sha256
+    /// of the whole uncompressed stream (the diff_id), taken in the same pass.
+    static func unpack(archive: String, into directory: String,
+                       digesting: Bool) throws(SkiffError) -> (summary: Summary, digest: Digest?) {
         // Opened before the worker changes directory, so a relative path works.
-        let reader = try TarReader(what: "layer \(archive)")
-        try reader.open(file: archive)
+        let stream = digesting ? try UncompressedStream(file: archive) : nil
+        let reader = try TarReader(what: "layer \(archive)", compressed: stream == nil)
+        if let stream { try reader.open(source: stream) } else { try reader.open(file: archive) }
         var result: Result<Summary, SkiffError> = .failure(SkiffError(.system, "layer extraction did not run"))
         let started = PrivateFSThread.run {
             do throws(SkiffError) {
@@ -59,12 +67,20 @@ public enum LayerUnpacker {
             }
         }
         guard started == 0 else { throw SkiffError.system("start the layer extraction thread", errno: started) }
-        return try result.get()
+        do throws(SkiffError) {
+            let summary = try result.get()
+            return (summary, try stream?.finish())
+        } catch {
+            if let why = stream?.failure {
+                throw SkiffError(.invalidData, "layer \(archive): cannot decompress the archive: \(why)")
+            }
+            throw error
+        }
     }
 
     /// Unpacks a layer under its final name, never leaving half a layer
-    /// there: verifies that the uncompressed tar's sha256 is `diffID` (when
-    /// given), extracts into a new directory under `staging`, then renames it
+    /// there: extracts into a new directory under `staging` while taking the
+    /// uncompressed tar's sha256, checks it is `diffID` (when given), then renames it
     /// to `destination`. When another process won the race the existing
     /// directory is kept and the staging copy removed. On error the staging
     /// directory is removed. Returns true when this call created the layer.
@@ -72,12 +88,6 @@ public enum LayerUnpacker {
     public static func install(archive: String, diffID: Digest?, at destination: String,
                                staging: String) throws(SkiffError) -> Bool {
         if Files.isDirectory(destination) { return false }
-        if let diffID {
-            let (actual, _) = try ArchiveReader.uncompressedDigest(ofFile: archive)
-            guard actual == diffID else {
-                throw SkiffError(.invalidData, "layer \(archive) does not match its diff_id \(diffID): its uncompressed content is \(actual)")
-            }
-        }
         try Files.makeDirectories(staging)
         let parent = String(destination[..<(destination.lastIndex(of: "/") ?? destination.startIndex)])
         if !parent.isEmpty { try Files.makeDirectories(parent) }
@@ -85,7 +95,12 @@ public enum LayerUnpacker {
         let name = destination.split(separator: "/").last.map(String.init) ?? "layer"
         let temp = try makeTemporaryDirectory(in: staging, prefix: "unpack-\(name.prefix(12))-")
         do throws(SkiffError) {
-            _ = try unpack(archive: archive, into: temp)
+            // One pass: the diff_id is taken while extracting into staging;
+            // a layer that does not match it never reaches `destination`.
+            let (_, actual) = try unpack(archive: archive, into: temp, digesting: diffID != nil)
+            if let diffID, let actual, actual != diffID {
+                throw SkiffError(.invalidData, "layer \(archive) does not match its diff_id \(diffID): its uncompressed content is \(actual)")
+            }
             // The layer's root is the container's "/": traversable by all.
             try syscall("chmod \(temp)") { chmod(temp, 0o755) }
             if skiff_archive_rename_noreplace(temp, destination) != 0 {

@@ -22,6 +22,9 @@ public struct Check: Sendable {
         case output
         /// The number of containers (of `image`, in `status`) is `equals` or at least `min`.
         case containerCount = "container_count"
+        /// `container`'s upper dir records `path` as `change`: A (added),
+        /// C (changed: copied up) or D (deleted: a whiteout), as `diff` says.
+        case upperChange = "upper_change"
     }
 
     public var kind: Kind
@@ -39,6 +42,8 @@ public struct Check: Sendable {
     public var contains: String?
     public var pattern: String?
     public var min: Int?
+    /// upper_change: A, C or D.
+    public var change: String?
     /// Said to the learner when the check fails.
     public var why: Localized?
 
@@ -59,6 +64,7 @@ public struct Check: Sendable {
         case .imageLayers: return ["image", "equals"]
         case .output: return []
         case .containerCount: return []
+        case .upperChange: return ["container", "path", "change"]
         }
     }
 

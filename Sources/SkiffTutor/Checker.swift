@@ -120,6 +120,15 @@ public struct Checker {
             }
             return match(check, text, what)
 
+        case .upperChange:
+            let path = fill(check.path)
+            let want = fill(check.change)
+            let what = zh ? "容器 \(name) 上层目录里的 \(path)" : "\(path) in the upper dir of \(name)"
+            guard let c = find() else { return result(false, what, expected: want, actual: missing) }
+            let found = (try? engine.diff(c.id))?.first { $0.path == path }
+            return result(found?.kind.rawValue == want, what, expected: want,
+                          actual: found?.kind.rawValue ?? (zh ? "不在上层目录里(没有改动)" : "not in its upper dir (unchanged)"))
+
         case .imageLayers:
             let image = fill(check.image)
             let want = fill(check.equals)
@@ -181,8 +190,9 @@ public struct Checker {
     /// runs, else from its upper dir, then the image layers top down.
     static func readFile(in c: Container, path: String) -> String? {
         guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else { return nil }
+        // While it runs, its own root is the whole truth.
+        if c.isRunning { return try? Files.readString("/proc/\(c.state.pid)/root" + path) }
         var candidates: [String] = []
-        if c.isRunning { candidates.append("/proc/\(c.state.pid)/root" + path) }
         // /etc/hostname, hosts and resolv.conf are bind-mounted from the
         // container's directory; the upper dir holds only empty mount points.
         if ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].contains(path) {
@@ -191,6 +201,10 @@ public struct Checker {
         candidates.append(c.upperDir + path)
         candidates += c.config.lowerDirs.reversed().map { $0 + path }
         for file in candidates {
+            var st = stat()
+            guard lstat(file, &st) == 0 else { continue }
+            // A whiteout (0/0 character device) hides the file of the layers below.
+            if st.st_mode & S_IFMT == S_IFCHR && st.st_rdev == 0 { return nil }
             if let text = try? Files.readString(file) { return text }
         }
         return nil

@@ -43,6 +43,10 @@ public struct CommandForm: Equatable, Sendable {
                  .init(names: ["-n", "--tail"], takesValue: true)],
         "inspect": [], "explain": [], "diff": [], "wait": [], "doctor": [], "pull": [],
         "images": [.init(names: ["-q", "--quiet"], takesValue: false)],
+        "commit": [.init(names: ["-m", "--message"], takesValue: true)],
+        "history": [.init(names: ["-q", "--quiet"], takesValue: false), .init(names: ["--no-trunc"], takesValue: false)],
+        "tag": [], "show": [],
+        "rmi": [.init(names: ["-f", "--force"], takesValue: false)],
     ]
 
     /// Commands whose first positional starts the passthrough part.

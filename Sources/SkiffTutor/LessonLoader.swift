@@ -332,6 +332,10 @@ struct Parser {
             issue(node, "\(what) (\(name)): give 'equals', 'contains' or 'pattern'")
         }
         c.min = int(m["min"], "\(what).min")
+        c.change = string(m["change"], "\(what).change")
+        if let change = c.change, !["A", "C", "D"].contains(change) {
+            issue(m["change"], "\(what).change must be A, C or D")
+        }
         if kind == .containerCount && c.min == nil && c.equals == nil { issue(node, "\(what) (container_count): give 'equals' or 'min'") }
         if kind == .imageLayers || kind == .exitCode || (kind == .containerCount && c.equals != nil), let e = c.equals, Int(e) == nil {
             issue(m["equals"], "\(what).equals must be a whole number")

@@ -159,7 +159,9 @@ public final class TutorSession {
         case "hint": hint()
         case "solution": solution()
         case "check": check(verbose: true)
-        case "show": show(Array(words.dropFirst()))
+        // `show WHAT CONTAINER` is the CLI's command (its output counts for the
+        // step's checks); shorter forms pick defaults here.
+        case "show" where words.count < 3: show(Array(words.dropFirst()))
         case "reset": reset()
         case "progress": showProgress()
         case "lang":
@@ -453,14 +455,9 @@ public final class TutorSession {
     func show(_ args: [String]) {
         var sections: [ExplainSection] = ExplainSection.allCases
         var rest = args
-        if let first = rest.first {
-            switch first {
-            case "ns", "namespaces": sections = [.namespaces]; rest.removeFirst()
-            case "cgroups", "cgroup": sections = [.cgroups]; rest.removeFirst()
-            case "layers", "fs": sections = [.layers]; rest.removeFirst()
-            case "all": rest.removeFirst()
-            default: break
-            }
+        if let first = rest.first, let named = ExplainSection.named(first) {
+            sections = named
+            rest.removeFirst()
         }
         guard let target = rest.first ?? engine.list(all: true).first?.id else {
             screen.say(t("No containers yet.", "还没有容器。"))

@@ -15,6 +15,7 @@ struct SpawnOptions {
     var stateDir = ""            // container directory: pid and exit files go here
     var rootfs = ""              // merged directory, the overlay's mount point
     var lowerDirs: [String] = [] // image layers, bottom first
+    var lowerBase = ""           // relative lower dirs are names in this directory (layers/l)
     var upperDir = ""
     var workDir = ""
     var hostname = ""
@@ -59,6 +60,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--state": o.stateDir = next()
         case "--rootfs": o.rootfs = next()
         case "--lower": o.lowerDirs.append(next())
+        case "--lower-base": o.lowerBase = next()
         case "--upper": o.upperDir = next()
         case "--work": o.workDir = next()
         case "--hostname": o.hostname = next()

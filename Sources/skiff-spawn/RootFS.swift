@@ -63,10 +63,17 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure)
     // Nothing we mount may leak back to the host.
     try mountFS("none", "/", nil, Int(MS_REC | MS_PRIVATE))
 
-    // The image layers, top first, under one writable upper dir.
+    // The image layers, top first, under one writable upper dir. Their
+    // short names are relative to lowerBase: the kernel resolves them
+    // against our working directory (enterRootFS leaves it later).
     let lower = o.lowerDirs.reversed().joined(separator: ":")
-    try mountFS("overlay", o.rootfs, "overlay", 0,
-                "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)")
+    let options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
+    let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    if options.utf8.count >= pageSize {
+        throw SetupFailure(code: 125, message: "the image has \(o.lowerDirs.count) layers: their overlay options (\(options.utf8.count) bytes) exceed the kernel's limit of \(pageSize - 1); squash some layers")
+    }
+    if !o.lowerBase.isEmpty { try check(chdir(o.lowerBase), "chdir to \(o.lowerBase)") }
+    try mountFS("overlay", o.rootfs, "overlay", 0, options)
 
     let rootFD = open(o.rootfs, SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
     try check(rootFD < 0 ? -1 : 0, "open \(o.rootfs)")

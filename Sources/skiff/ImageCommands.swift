@@ -149,11 +149,23 @@ struct Save: SkiffCommand {
         if output == nil && isatty(1) != 0 {
             throw SkiffError(.usage, "cowardly refusing to save to a terminal. Use the -o flag or redirect")
         }
-        let bytes = try ImageArchive.save(images, from: engine.images)
-        if let output {
-            try Files.writeAtomically(output, bytes)
-        } else {
-            try Files.writeAll(1, bytes, what: "stdout")
+        guard let output else {
+            try ImageArchive.save(images, from: engine.images, to: 1)
+            return 0
+        }
+        // Streamed into a temporary file beside the target, renamed when whole.
+        var template = Array((output + ".skiff-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SkiffError.system("create a temporary file beside \(output)") }
+        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        do throws(SkiffError) {
+            defer { close(fd) }
+            try syscall("chmod \(temp)") { fchmod(fd, 0o644) }
+            try ImageArchive.save(images, from: engine.images, to: fd)
+            try syscall("rename \(temp) to \(output)") { rename(temp, output) }
+        } catch {
+            unlink(temp)
+            throw error
         }
         return 0
     }
@@ -173,16 +185,7 @@ struct Load: SkiffCommand {
             if isatty(0) != 0 {
                 throw SkiffError(.usage, "requested load from stdin, but stdin is empty")
             }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw SkiffError.system("read stdin") }
-                if n == 0 { break }
-                bytes.append(contentsOf: buffer[0..<n])
-            }
-            result = try ImageArchive.load(bytes: bytes, into: engine.images)
+            result = try ImageArchive.load(fd: 0, into: engine.images)
         }
         if !quiet { result.lines.forEach { print($0) } }
         return 0
@@ -194,7 +197,32 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images",
         subcommands: [ImageInspect.self, ImageLs.self, ImageRm.self, ImageHistory.self, ImageTag.self,
-                      ImagePull.self, ImageSave.self, ImageLoad.self])
+                      ImagePull.self, ImageSave.self, ImageLoad.self, ImagePrune.self])
+}
+
+struct ImagePrune: SkiffCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove unused images, with the blobs and unpacked layers nothing uses")
+    @Flag(name: [.customShort("a"), .long], help: "Remove all unused images, not just dangling ones") var all = false
+    @Flag(name: [.customShort("f"), .long], help: "Do not prompt for confirmation") var force = false
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        if !force {
+            print(all ? "WARNING! This will remove all images without at least one container associated to them."
+                      : "WARNING! This will remove all dangling images.")
+            print("Are you sure you want to continue? [y/N] ", terminator: "")
+            fflush(nil)
+            let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+            guard answer == "y" || answer == "yes" else { return 0 }
+        }
+        let report = try engine.pruneImages(all: all)
+        if !report.lines.isEmpty {
+            print("Deleted Images:")
+            report.lines.forEach { print($0) }
+            print("")
+        }
+        print("Total reclaimed space: " + Images.dockerSize(report.reclaimedBytes))
+        return 0
+    }
 }
 
 struct ImageInspect: SkiffCommand {

@@ -83,6 +83,20 @@ struct Explain: SkiffCommand {
     }
 }
 
+struct Show: SkiffCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one kind of kernel object of a container: layers, ns, cgroups or all")
+    @Argument(help: "What to show: layers (overlay lower dirs and the upper dir), ns, cgroups, all") var what: String
+    @Argument(help: "Container") var container: String
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        guard let sections = ExplainSection.named(what) else {
+            throw SkiffError(.usage, "show: unknown view \"\(what)\"; use layers, ns, cgroups or all")
+        }
+        print(try engine.explain(container, sections: sections))
+        return 0
+    }
+}
+
 struct Diff: SkiffCommand {
     static let configuration = CommandConfiguration(commandName: "diff", abstract: "Inspect changes to files in a container's filesystem (A added, C changed, D deleted)")
     @Argument(help: "Container") var container: String

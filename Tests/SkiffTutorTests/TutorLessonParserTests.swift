@@ -112,6 +112,16 @@ struct TutorLessonParserTests {
         #expect(issues.contains { $0.line == 24 && $0.message.contains("unknown check kind 'container_colour'") }, "\(issues)")
     }
 
+    @Test func upperChangeNeedsAChangeOfACOrD() {
+        let good = goodLesson.replacingOccurrences(of: "kind: container_status\n", with: "kind: upper_change\n        path: /etc/passwd\n        change: C\n")
+            .replacingOccurrences(of: "        status: running\n", with: "")
+        let (lesson, issues) = parse(good)
+        #expect(issues.isEmpty, "\(issues)")
+        #expect(lesson?.steps.flatMap(\.checks).first { $0.kind == .upperChange }?.change == "C")
+        let (_, bad) = parse(good.replacingOccurrences(of: "change: C", with: "change: X"))
+        #expect(bad.contains { $0.message.contains("change must be A, C or D") }, "\(bad)")
+    }
+
     @Test func wrongOrMissingVersion() {
         let (_, a) = parse(goodLesson.replacingOccurrences(of: "skiff-lesson: 1", with: "skiff-lesson: 7"))
         #expect(a.first?.message.contains("format version 7 is not supported") == true)
