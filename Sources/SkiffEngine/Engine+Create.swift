@@ -10,7 +10,7 @@ extension Engine {
     /// directory. Nothing in the kernel exists yet.
     public func create(_ spec: RunSpec, progress: (String) -> Void = { _ in }) throws(SkiffError) -> Container {
         try requireRoot("creating a container")
-        let image = try resolveImage(spec.image, progress: progress)
+        let image = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
         let lowerDirs = try images.layerDirectories(for: image)
         let id = randomID()
         let name: String

@@ -194,7 +194,8 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images",
         subcommands: [ImageInspect.self, ImageLs.self, ImageRm.self, ImageHistory.self, ImageTag.self,
-                      ImagePull.self, ImageSave.self, ImageLoad.self])
+                      ImagePull.self, ImageSave.self, ImageLoad.self,
+                      ImageBuild.self])
 }
 
 struct ImageInspect: SkiffCommand {
@@ -233,6 +234,9 @@ struct ImageInspectDocument: Encodable {
         var WorkingDir: String
         var User: String
         var Labels: [String: String]?
+        var ExposedPorts: [String: EmptyObject]?
+        var Volumes: [String: EmptyObject]?
+        var StopSignal: String?
     }
     struct RootFS: Encodable {
         var `Type`: String
@@ -272,7 +276,8 @@ struct ImageInspectDocument: Encodable {
         Created = config.created ?? ""
         Author = config.author ?? ""
         self.Config = .init(Env: c?.env, Cmd: c?.cmd, Entrypoint: c?.entrypoint, WorkingDir: c?.workingDir ?? "",
-                            User: c?.user ?? "", Labels: c?.labels)
+                            User: c?.user ?? "", Labels: c?.labels, ExposedPorts: c?.exposedPorts,
+                            Volumes: c?.volumes, StopSignal: c?.stopSignal)
         Architecture = config.architecture
         Variant = config.variant
         Os = config.os
