@@ -397,7 +397,7 @@ public final class Builder {
         defer {
             if captured != nil { close(io.stdout) }
             try? engine.remove(container.id, force: true)
-            say(" ---> Removed intermediate container \(container.id.prefix(12))")
+            say("Removing intermediate container \(container.id.prefix(12))")
         }
         let nullIn = open("/dev/null", O_RDONLY | O_CLOEXEC)
         if nullIn >= 0 { io.stdin = nullIn }

@@ -57,12 +57,16 @@ enum CopySelection {
             for path in paths {
                 let resolved = try tree.resolve(path, followLast: true, shown: pattern)
                 guard let info = tree.info(resolved) else {
-                    throw SkiffError(.notFound, "\(instruction) failed: file not found in \(tree.label) or excluded by .dockerignore: \(pattern)")
+                    throw notFound(instruction, pattern, in: tree)
                 }
                 switch info.kind {
                 case .directory:
+                    let below = try walk(resolved, [], in: tree)
+                    if let context = tree as? ContextTree, context.isExcluded(resolved), below.isEmpty {
+                        throw notFound(instruction, pattern, in: tree)
+                    }
                     sources.append(CopySource(path: resolved, isDirectory: true,
-                                              items: [CopyItem(relative: [], info: info, contents: [])] + (try walk(resolved, [], in: tree))))
+                                              items: [CopyItem(relative: [], info: info, contents: [])] + below))
                 case .file:
                     let contents = try tree.read(resolved)
                     sources.append(CopySource(path: path, isDirectory: false,
@@ -73,6 +77,10 @@ enum CopySelection {
             }
         }
         return sources
+    }
+
+    private static func notFound(_ instruction: String, _ pattern: String, in tree: any SourceTree) -> SkiffError {
+        SkiffError(.notFound, "\(instruction) failed: file not found in \(tree.label) or excluded by .dockerignore: \(pattern)")
     }
 
     private static func walk(_ dir: [String], _ relative: [String], in tree: any SourceTree) throws(SkiffError) -> [CopyItem] {

@@ -288,13 +288,34 @@ struct BuildIntegrationTests {
             "hello.txt": "hi\n", "dir/x/y.txt": "deep\n",
         ])
         try FileManager.default.createSymbolicLink(atPath: context.path + "/dir/rel", withDestinationPath: "x/y.txt")
-        let built = try box.run(["build", "-t", "files", context.path])
+        try context.write("other/Files.dockerfile", "FROM scratch\nCOPY hello.txt /\nCOPY dir /dir\nENV A=1\n")
+        try FileManager.default.removeItem(atPath: context.path + "/Dockerfile")
+        let built = try box.run(["image", "build", "-t", "files", "-f", context.path + "/other/Files.dockerfile", context.path])
         #expect(built.code == 0, "\(built.stderr)")
+        #expect(built.stdout.contains("Successfully tagged files:latest"))
         let save = box.root + "/files.tar"
         #expect(try box.run(["save", "-o", save, "files"]).code == 0)
         let history = try box.run(["history", "files"])
         #expect(history.stdout.contains("COPY dir /dir"))
-        let again = try box.run(["build", "-t", "files", context.path])
+        let again = try box.run(["build", "-t", "files", "-f", context.path + "/other/Files.dockerfile", context.path])
         #expect(stepsUsingCache(again.stdout) == [2, 3, 4])
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func deletionsInRunHideTheLowerLayersFiles() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        let context = try BuildContextDir([
+            "Dockerfile": """
+                FROM busybox
+                RUN mkdir -p /d/sub && touch /d/a /d/keep /d/sub/b
+                RUN rm /d/a && rm -r /d/sub && mkdir /d/sub && touch /d/sub/new
+                """,
+        ])
+        let built = try box.run(["build", "-t", "gone", context.path])
+        #expect(built.code == 0, "\(built.stderr)")
+        let listing = try box.run(["run", "--rm", "gone", "sh", "-c", "cd /d && find . | sort"])
+        #expect(listing.out == ".\n./keep\n./sub\n./sub/new", "\(listing.stderr)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 }
