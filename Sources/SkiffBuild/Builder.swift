@@ -259,7 +259,7 @@ public final class Builder {
             makeLayer = { (image) throws(SkiffError) in
                 // Docker creates the directory when the image lacks it.
                 let resolved = try image?.resolve(path, followLast: true, shown: joined) ?? path
-                if image?.info(resolved)?.kind == .directory { return nil }
+                if resolved.isEmpty || image?.info(resolved)?.kind == .directory { return nil }
                 return try LayerWriter.write(Self.parentDirectories(of: [resolved + ["."]], image: image))
             }
         case "CMD", "ENTRYPOINT":

@@ -20,20 +20,6 @@ private final class BuildContextDir {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-private func runTool(_ path: String, _ arguments: [String], cwd: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// A plain ustar archive with exactly the names given (hostile ones too).
 private func ustar(_ files: [(name: String, text: String)]) -> Data {
     var out = Data()
@@ -180,9 +166,19 @@ struct BuildIntegrationTests {
         #expect(history.stdout.contains("RUN /bin/sh -c echo \"made by $WHO in $MODE\""))
 
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") {
-            let skopeo = try runTool("/usr/bin/skopeo", ["inspect", "oci:\(box.root)/images:site:v1"])
+            let skopeo = try imageCommandRun("/usr/bin/skopeo", ["inspect", "oci:\(box.root)/images:site:v1"])
             #expect(skopeo.status == 0, "\(skopeo.output)")
             #expect(skopeo.output.contains("\"Layers\""))
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/umoci") {
+            // umoci applies the layers, whiteouts included, as another runtime would.
+            let bundle = box.root + "/bundle"
+            let umoci = try imageCommandRun("/usr/bin/umoci", ["unpack", "--image", "\(box.root)/images:site:v1", bundle])
+            #expect(umoci.status == 0, "\(umoci.output)")
+            let made = try? String(contentsOfFile: bundle + "/rootfs/app/made.txt", encoding: .utf8)
+            #expect(made == "made by tests in test\n")
+            #expect(!FileManager.default.fileExists(atPath: bundle + "/rootfs/bin/vi"))
+            #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/opt/pkg/data.txt"))
         }
 
         // The same build again: every step but the FROMs comes from the cache.

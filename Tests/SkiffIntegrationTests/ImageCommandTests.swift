@@ -74,7 +74,7 @@ struct ImageCommandTests {
     }
 }
 
-private func imageCommandRun(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+func imageCommandRun(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
