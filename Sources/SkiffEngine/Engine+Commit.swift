@@ -1,3 +1,4 @@
+import Glibc
 import SkiffCommon
 import SkiffImages
 
@@ -39,13 +40,22 @@ extension Engine {
     /// what `commit` and each `RUN` of `build` keep. Mount points the spawn
     /// helper had to create because the image lacked them (empty
     /// /etc/hostname, /etc/hosts, /etc/resolv.conf, /proc, /sys, /dev) are
-    /// left out, as Docker leaves them out.
+    /// left out, as Docker leaves them out, and so is /etc when overlay
+    /// copied it up only to hold them (same mode and owner, nothing else in it).
     public func changesLayer(of c: Container) throws(SkiffError) -> LayerBlob {
         let mountPoints: Set<String> = ["etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys", "dev"]
-        let entries = try LayerFromDirectory.entries(of: c.upperDir).filter { entry in
+        var entries = try LayerFromDirectory.entries(of: c.upperDir).filter { entry in
             guard mountPoints.contains(entry.path), entry.contents.isEmpty else { return true }
             if entry.kind == .directory, !Files.list(c.upperDir + "/" + entry.path).isEmpty { return true }
             return c.config.lowerDirs.contains { Files.exists($0 + "/" + entry.path) }
+        }
+        if !entries.contains(where: { $0.path.hasPrefix("etc/") }), let etc = entries.first(where: { $0.path == "etc" }) {
+            var st = stat()
+            // lowerDirs is bottom first: the top one that has /etc decides its look.
+            if let lower = c.config.lowerDirs.last(where: { lstat($0 + "/etc", &st) == 0 }), lstat(lower + "/etc", &st) == 0,
+               UInt32(st.st_mode & 0o7777) == etc.mode, st.st_uid == etc.uid, st.st_gid == etc.gid {
+                entries.removeAll { $0.path == "etc" }
+            }
         }
         return try LayerWriter.write(entries)
     }
