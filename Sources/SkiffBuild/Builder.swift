@@ -402,6 +402,11 @@ public final class Builder {
         let nullIn = open("/dev/null", O_RDONLY | O_CLOEXEC)
         if nullIn >= 0 { io.stdin = nullIn }
         defer { if nullIn >= 0 { close(nullIn) } }
+        // Ctrl-C reaches the whole foreground process group: the container,
+        // and the monitor, which kills the container on the second one (see
+        // skiff-spawn). The builder must outlive it to remove the container.
+        let previousInterrupt = signal(SIGINT, SIG_IGN)
+        defer { signal(SIGINT, previousInterrupt) }
         let code = try engine.start(container, attach: io) ?? 0
         if code != 0 {
             if captured != nil {

@@ -233,6 +233,46 @@ struct BuildIntegrationTests {
         #expect(tmp.filter { !$0.hasSuffix(".lock") }.isEmpty, "\(tmp)")
     }
 
+    @Test func ctrlCDuringRunRemovesTheContainer() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        let context = try BuildContextDir(["Dockerfile": "FROM busybox\nRUN sleep 30\n"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Sandbox.skiff)
+        process.arguments = ["build", "-t", "slow", context.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["SKIFF_ROOT": box.root]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        // The monitor's pid is the third field of containers/ID/pid.
+        var monitor: Int32 = 0
+        let deadline = Date().addingTimeInterval(20)
+        while monitor == 0 && Date() < deadline {
+            if let id = box.containerIDs.first,
+               let text = try? String(contentsOfFile: box.root + "/containers/\(id)/pid", encoding: .utf8) {
+                let fields = text.split(separator: " ")
+                if fields.count >= 3 { monitor = Int32(fields[2]) ?? 0 }
+            }
+            usleep(20_000)
+        }
+        #expect(monitor > 0)
+        // A terminal's Ctrl-C goes to the whole process group: the builder and
+        // the monitor here (the container's PID 1 ignores it), twice.
+        for _ in 0..<2 {
+            kill(process.processIdentifier, SIGINT)
+            if monitor > 0 { kill(monitor, SIGINT) }
+            usleep(200_000)
+        }
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "\(output)")
+        #expect(output.contains("returned a non-zero code: 137"), "\(output)")
+        #expect(box.containerIDs.isEmpty)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func badDockerfileNamesTheLineAndBuildsNothing() throws {
         let box = Sandbox()
         defer { box.cleanUp() }
