@@ -231,6 +231,12 @@ struct BuildIntegrationTests {
         #expect(try box.run(["images", "-q"]).out.split(separator: "\n").count == 1, "only busybox")
         let tmp = (try? FileManager.default.contentsOfDirectory(atPath: box.root + "/tmp")) ?? []
         #expect(tmp.filter { !$0.hasSuffix(".lock") }.isEmpty, "\(tmp)")
+        // -q keeps the output aside and shows it only because the command failed.
+        let quiet = try box.run(["build", "-q", "-t", "broken", context.path])
+        #expect(quiet.code == 1)
+        #expect(quiet.stdout.isEmpty)
+        #expect(quiet.stderr.contains("visible-output\n"), "\(quiet.stderr)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
     @Test func ctrlCDuringRunRemovesTheContainer() throws {
