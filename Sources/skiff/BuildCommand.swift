@@ -15,7 +15,8 @@ struct Build: SkiffCommand {
     @Flag(name: [.customShort("q"), .long], help: "Suppress the build output and print the image ID on success") var quiet = false
     @Argument(help: "The build context: a directory") var path: String
 
-    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+    /// The flags as the builder takes them.
+    var options: BuildOptions {
         var options = BuildOptions(context: path)
         options.dockerfile = file
         options.tags = tag
@@ -30,6 +31,10 @@ struct Build: SkiffCommand {
                 options.buildArgs[arg] = String(cString: value)
             }
         }
+        return options
+    }
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
         // Lines go out unbuffered: RUN's output is written by the container
         // straight to the same stdout, in between.
         let builder = Builder(engine: engine, options: options) { line in
