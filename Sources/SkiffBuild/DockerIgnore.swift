@@ -18,9 +18,8 @@ public struct DockerIgnore: Sendable {
 
     public init(_ text: String) {
         var patterns: [Pattern] = []
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             var line = raw.trimmingLeadingSpace.trimmingTrailingSpace
-            if line.hasSuffix("\r") { line = String(line.dropLast()).trimmingTrailingSpace }
             if line.isEmpty || line.hasPrefix("#") { continue }
             var exception = false
             if line.hasPrefix("!") {

@@ -47,9 +47,11 @@ public struct Dockerfile: Equatable, Sendable {
         func fail(_ line: Int, _ message: String) -> SkiffError {
             SkiffError(.invalidData, "\(name):\(line): \(message)")
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
+        // A UTF-8 byte order mark some editors write is not part of the first line.
+        let body = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        // "\r\n" is one Character in Swift: Windows line endings split here too.
+        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map(String.init)
         var escape: Character = "\\"
         var index = 0
         // Parser directives: `# key=value` lines at the very top.

@@ -33,6 +33,14 @@ struct BuildParserTests {
         #expect(file.instructions[2].arguments == "c:\\x \\y")
     }
 
+    @Test func byteOrderMarkAndWindowsLineEndings() throws {
+        let file = try Dockerfile.parse("\u{FEFF}FROM busybox\r\nRUN echo a \\\r\n  b\r\n")
+        #expect(file.instructions.map(\.keyword) == ["FROM", "RUN"])
+        #expect(file.instructions[1].arguments == "echo a  b")
+        #expect(DockerIgnore("*.log\r\n!keep.log\r\n").excludes("x.log"))
+        #expect(!DockerIgnore("*.log\r\n!keep.log\r\n").excludes("keep.log"))
+    }
+
     @Test func jsonFormThatIsNotJSONIsShellForm() throws {
         let file = try Dockerfile.parse("FROM busybox\nRUN [not json]\n")
         #expect(file.instructions[1].json == nil)
