@@ -177,8 +177,9 @@ struct ImageTree: SourceTree {
 
     private func lstatIn(_ layer: String, _ path: [String]) -> stat? {
         var st = stat()
-        let full = path.isEmpty ? layer : layer + "/" + path.joined(separator: "/")
-        return lstat(full, &st) == 0 ? st : nil
+        // The layer's own directory may be reached through a short link.
+        if path.isEmpty { return stat(layer, &st) == 0 ? st : nil }
+        return lstat(layer + "/" + path.joined(separator: "/"), &st) == 0 ? st : nil
     }
 
     private func isWhiteout(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 }

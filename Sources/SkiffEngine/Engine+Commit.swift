@@ -52,7 +52,7 @@ extension Engine {
         if !entries.contains(where: { $0.path.hasPrefix("etc/") }), let etc = entries.first(where: { $0.path == "etc" }) {
             var st = stat()
             // lowerDirs is bottom first: the top one that has /etc decides its look.
-            if let lower = c.config.lowerDirs.last(where: { lstat($0 + "/etc", &st) == 0 }), lstat(lower + "/etc", &st) == 0,
+            if c.config.lowerDirs.last(where: { lstat($0 + "/etc", &st) == 0 }) != nil,
                UInt32(st.st_mode & 0o7777) == etc.mode, st.st_uid == etc.uid, st.st_gid == etc.gid {
                 entries.removeAll { $0.path == "etc" }
             }
