@@ -29,6 +29,8 @@ let package = Package(
         ]),
         // Container lifecycle: the one API the CLI and the tutor call.
         .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "CShim"]),
+        // `skiff build`: the Dockerfile parser, the build cache, the builder.
+        .target(name: "SkiffBuild", dependencies: ["SkiffEngine", "SkiffImages", "SkiffCommon", "CShim"]),
         // GNU readline for the tutor's REPL (history, completion).
         .systemLibrary(name: "CReadline", pkgConfig: "readline",
                        providers: [.apt(["libreadline-dev"])]),
@@ -40,10 +42,10 @@ let package = Package(
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
         .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
         .executableTarget(name: "skiff", dependencies: [
-            "SkiffEngine", "SkiffTutor",
+            "SkiffEngine", "SkiffTutor", "SkiffBuild",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "skiff"]),
+        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "skiff"]),
         .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "skiff", "skiff-spawn"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff", "skiff-spawn"]),
     ],

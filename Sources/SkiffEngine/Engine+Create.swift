@@ -13,7 +13,7 @@ extension Engine {
         // Until config.json names its layers, no prune may take them.
         let storeLock = try images.lockStore(exclusive: false)
         defer { storeLock.release() }
-        let image = try resolveImage(spec.image, progress: progress)
+        let image = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
         let lowerDirs = try images.layerDirectories(for: image)
         Trace.mark("image resolved")
         let id = randomID()

@@ -1,10 +1,14 @@
 import SkiffCommon
+import SkiffImages
 import SkiffKernel
 
 /// Everything `skiff run` / `skiff create` can say about a new container,
 /// already parsed from flags (the CLI and the tutor both fill this in).
 public struct RunSpec: Sendable {
     public var image: String
+    /// An image already loaded (`skiff build`'s intermediate images, which
+    /// are not in index.json); when set, `image` is only its display name.
+    public var resolvedImage: Image?
     public var command: [String] = []
     public var name: String?
     public var entrypoint: String?

@@ -91,16 +91,7 @@ public struct ImageStore: Sendable {
                            tag reference: ImageReference?) throws(SkiffError) -> Image {
         let lock = try lockStore(exclusive: false)
         defer { lock.release() }
-        var descriptors = baseLayers
-        for layer in layers {
-            descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
-        }
-        guard descriptors.count == config.rootfs.diffIDs.count else {
-            throw SkiffError(.invalidData, "cannot store an image of \(descriptors.count) layers with \(config.rootfs.diffIDs.count) diff_ids")
-        }
-        let configDescriptor = try writeJSONBlob(config, mediaType: MediaType.config)
-        let manifest = Manifest(config: configDescriptor, layers: descriptors)
-        let manifestDescriptor = try writeJSONBlob(manifest, mediaType: MediaType.manifest)
+        let manifestDescriptor = try writeImageBlobs(config: config, baseLayers: baseLayers, adding: layers)
         guard let reference else {
             try addUntagged(manifestDescriptor)
             return try image(manifestDescriptor)
@@ -110,6 +101,23 @@ public struct ImageStore: Sendable {
             throw SkiffError(.system, "image \(reference.familiarName) was written but cannot be found in \(layoutPath)")
         }
         return image
+    }
+
+    /// The blobs of an image (new layers, config, manifest) without an
+    /// index.json entry: `build` keeps its step images this way, reachable
+    /// through its cache. Returns the manifest's descriptor.
+    public func writeImageBlobs(config: ImageConfig, baseLayers: [Descriptor] = [],
+                                adding layers: [LayerBlob]) throws(SkiffError) -> Descriptor {
+        var descriptors = baseLayers
+        for layer in layers {
+            descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
+        }
+        guard descriptors.count == config.rootfs.diffIDs.count else {
+            throw SkiffError(.invalidData, "cannot store an image of \(descriptors.count) layers with \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        let configDescriptor = try writeJSONBlob(config, mediaType: MediaType.config)
+        let manifest = Manifest(config: configDescriptor, layers: descriptors)
+        return try writeJSONBlob(manifest, mediaType: MediaType.manifest)
     }
 
     /// The blob's bytes, after checking that their sha256 is `digest`.

@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 
 /// `skiff-spawn standby [--warm PROCS]`: started by the engine before it
@@ -28,11 +29,16 @@ func standBy(_ argv: [String]) -> [String] {
 /// within about one grace period after it do not wait. A short-lived
 /// grandchild moves itself into the cgroup it is already in, so that wait
 /// is paid while the engine is still preparing the container, and is over
-/// by the time we move the container's init. Double fork: nobody waits for it.
+/// by the time we move the container's init. Double fork: nobody waits for
+/// it, and it holds none of our descriptors (under load the write can take
+/// seconds, and a caller reading our output or status pipe would wait too).
 func warmUpCgroupAttach(_ procs: String) {
     let child = fork()
     if child == 0 {
         if fork() == 0 {
+            skiff_close_from(3)
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
             let fd = open(procs, O_WRONLY | O_CLOEXEC)
             if fd >= 0 { _ = write(fd, "0", 1) }
             _exit(0)

@@ -11,7 +11,8 @@ struct Skiff: ParsableCommand {
         subcommands: [Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self,
                       Exec.self, PS.self, Logs.self, Inspect.self, Explain.self, Diff.self, Images.self,
                       Pull.self, Wait.self, Doctor.self, Tutor.self, Lessons.self, Tag.self, Rmi.self,
-                      History.self, Save.self, Load.self, Commit.self, ImageCommand.self, Show.self, LayerBench.self])
+                      History.self, Save.self, Load.self, Commit.self, ImageCommand.self, Show.self, LayerBench.self,
+                      Build.self])
 }
 
 /// Every subcommand: parsed by ArgumentParser, run against the engine.

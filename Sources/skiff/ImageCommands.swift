@@ -197,7 +197,8 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images",
         subcommands: [ImageInspect.self, ImageLs.self, ImageRm.self, ImageHistory.self, ImageTag.self,
-                      ImagePull.self, ImageSave.self, ImageLoad.self, ImagePrune.self])
+                      ImagePull.self, ImageSave.self, ImageLoad.self, ImagePrune.self,
+                      ImageBuild.self])
 }
 
 struct ImagePrune: SkiffCommand {
@@ -261,6 +262,9 @@ struct ImageInspectDocument: Encodable {
         var WorkingDir: String
         var User: String
         var Labels: [String: String]?
+        var ExposedPorts: [String: EmptyObject]?
+        var Volumes: [String: EmptyObject]?
+        var StopSignal: String?
     }
     struct RootFS: Encodable {
         var `Type`: String
@@ -300,7 +304,8 @@ struct ImageInspectDocument: Encodable {
         Created = config.created ?? ""
         Author = config.author ?? ""
         self.Config = .init(Env: c?.env, Cmd: c?.cmd, Entrypoint: c?.entrypoint, WorkingDir: c?.workingDir ?? "",
-                            User: c?.user ?? "", Labels: c?.labels)
+                            User: c?.user ?? "", Labels: c?.labels, ExposedPorts: c?.exposedPorts,
+                            Volumes: c?.volumes, StopSignal: c?.stopSignal)
         Architecture = config.architecture
         Variant = config.variant
         Os = config.os

@@ -33,11 +33,14 @@ struct ForegroundRunTests {
         let box = Sandbox()
         defer { box.cleanUp() }
         // The CLI started a standby helper before it knew the image is unknown.
+        // A standby still waiting for its command holds the socket as fd 4
+        // (its warm-up grandchild, which may linger in a slow cgroup write
+        // under load, holds no descriptors).
         let result = try box.shell("""
             "$0" run --rm no-such-image:1 true
             echo "code=$?"
             for p in $(pgrep -f "skiff-spawn [s]tandby"); do
-              tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" && echo helper-left
+              tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" && [ -e /proc/$p/fd/4 ] && echo helper-left
             done
             echo checked
             """)
