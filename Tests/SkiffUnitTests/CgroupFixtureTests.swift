@@ -135,6 +135,10 @@ final class CgroupFixture: Sendable {
                     files["cpu.cfs_quota_us"] = "-1\n"
                 case "cpuacct":
                     files["cpuacct.usage"] = "0\n"
+                case "devices":
+                    files["devices.allow"] = ""
+                    files["devices.deny"] = ""
+                    files["devices.list"] = "a *:* rwm\n"
                 default: break
                 }
             }
