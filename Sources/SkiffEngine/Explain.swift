@@ -26,7 +26,8 @@ extension Engine {
         if sections.contains(.namespaces), let s = kernel.Security {
             out.append("")
             out.append("What its processes may do")
-            out.append("  capabilities (\(s.Capabilities.count) of \(Capabilities.names.count)): " + s.Capabilities.joined(separator: " "))
+            out.append("  capabilities (\(s.Capabilities.count) of \(Capabilities.names.count)): "
+                       + (s.Capabilities.isEmpty ? "none in effect" : s.Capabilities.joined(separator: " ")))
             let notable = ["SYS_ADMIN", "SYS_MODULE", "SYS_TIME", "SYS_BOOT", "SYS_PTRACE", "NET_ADMIN"]
             let missing = notable.filter { !s.Capabilities.contains($0) }
             if !missing.isEmpty { out.append("    not among them: " + missing.joined(separator: " ") + " (SYS_ADMIN is what mount needs)") }

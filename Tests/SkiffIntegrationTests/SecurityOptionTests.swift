@@ -92,6 +92,9 @@ struct SecurityOptionTests {
         #expect(statusField(r.stdout, "CapPrm") == "0000000000000000")
         #expect(statusField(r.stdout, "CapBnd") == ConfinementTests.dockerDefaultCaps)
         // Names come from the image's /etc/passwd; the group's members become supplementary groups.
+        // Root too gets its groups from the image, never those of whoever ran skiff.
+        let rootGroups = try box.run(["run", "--rm", "busybox", "grep", "^Groups:", "/proc/self/status"])
+        #expect(statusField(rootGroups.stdout, "Groups") == "0", "\(rootGroups.stdout)")
         let named = try box.run(["run", "--rm", "--user", "nobody", "busybox", "id"])
         #expect(named.stdout.hasPrefix("uid=65534(nobody) gid=65534(nobody)"), "\(named.stdout) \(named.stderr)")
     }
