@@ -108,6 +108,9 @@ struct SecurityOptionTests {
         let r = try box.run(["exec", "--user", "app", name, "id"])
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "uid=1500(app) gid=1500(app) groups=50(staff),1500(app)",
                 "\(r.stdout) \(r.stderr)")
+        // exec'd processes run under the container's filter too.
+        let filtered = try box.run(["exec", name, "grep", "^Seccomp:", "/proc/self/status"])
+        #expect(statusField(filtered.stdout, "Seccomp") == "2", "\(filtered.stdout)")
         let numeric = try box.run(["exec", "-u", "4242", name, "id", "-u"])
         #expect(numeric.out == "4242")
         // A symlink to a host file is read inside the container's root, not the host's.
