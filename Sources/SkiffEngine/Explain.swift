@@ -98,7 +98,8 @@ extension Engine {
         }
         for dir in k.Cgroups.Directories { lines.append("  directory: \(dir)") }
         for file in k.Cgroups.Files {
-            var value = file.value
+            // devices.list holds one rule a line: one line here.
+            var value = file.value.split(separator: "\n").joined(separator: ", ")
             if let n = Int64(value), n > 1 << 20, file.path.contains("memory") { value += " (\(Time.bytes(n)))" }
             lines.append("    \(file.path) = \(value)")
         }
