@@ -100,8 +100,11 @@ struct SecurityOptionTests {
         // Root too gets its groups from the image, never those of whoever ran skiff.
         let rootGroups = try box.run(["run", "--rm", "busybox", "grep", "^Groups:", "/proc/self/status"])
         #expect(statusField(rootGroups.stdout, "Groups") == "0", "\(rootGroups.stdout)")
-        let named = try box.run(["run", "--rm", "--user", "nobody", "busybox", "id"])
+        let named = try box.run(["run", "--rm", "--user", "nobody", "busybox", "sh", "-c", "id; echo $HOME"])
         #expect(named.stdout.hasPrefix("uid=65534(nobody) gid=65534(nobody)"), "\(named.stdout) \(named.stderr)")
+        #expect(named.stdout.hasSuffix("\n/home\n"), "HOME comes from nobody's passwd entry: \(named.stdout)")
+        let unnamed = try box.run(["run", "--rm", "--user", "1234", "busybox", "sh", "-c", "echo $HOME"])
+        #expect(unnamed.out == "/", "no entry: HOME=/ as runc sets it")
     }
 
     @Test func supplementaryGroupsAndExecUser() throws {
