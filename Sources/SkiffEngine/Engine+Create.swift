@@ -62,6 +62,10 @@ extension Engine {
         config.noNewPrivileges = security.noNewPrivileges ?? !spec.privileged
         config.user = user.flatMap { $0.isEmpty ? nil : $0 }
         config.ulimits = ulimits.isEmpty ? nil : ulimits
+        for group in spec.groupAdd where group.isEmpty || group.contains(where: { $0 == ":" || $0.isWhitespace }) {
+            throw SkiffError(.usage, "invalid --group-add: \"\(group)\" (give a group name or number)")
+        }
+        config.groupAdd = spec.groupAdd.isEmpty ? nil : spec.groupAdd
 
         let dir = root.container(id)
         try Files.makeDirectories(root.containers)

@@ -65,7 +65,7 @@ func confineAndExec(_ o: SpawnOptions, filter: [UInt8]?) throws(SetupFailure) ->
     let root = open("/", SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
     try check(root < 0 ? -1 : 0, "open /")
     let user: ResolvedUser
-    do { user = try resolveUser(o.user.isEmpty ? "0" : o.user, rootFD: root) } catch { close(root); throw error }
+    do { user = try resolveUser(o.user.isEmpty ? "0" : o.user, extraGroups: o.groupAdd, rootFD: root) } catch { close(root); throw error }
     close(root)
     try switchUser(user)
     var env = o.env

@@ -14,7 +14,7 @@ struct ResolvedUser {
 /// `spec` is --user as given: UID, NAME, UID:GID, NAME:GROUP, ... Reads the
 /// files through `rootFD` with RESOLVE_IN_ROOT: a symlinked /etc/passwd
 /// cannot point the helper at a host file.
-func resolveUser(_ spec: String, rootFD: Int32) throws(SetupFailure) -> ResolvedUser {
+func resolveUser(_ spec: String, extraGroups: [String] = [], rootFD: Int32) throws(SetupFailure) -> ResolvedUser {
     let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     let userPart = parts[0]
     let groupPart = parts.count > 1 ? parts[1] : nil
@@ -53,6 +53,18 @@ func resolveUser(_ spec: String, rootFD: Int32) throws(SetupFailure) -> Resolved
             let members = entry[3].split(separator: ",").map(String.init)
             if members.contains(name), let id = UInt32(entry[2]), !groups.contains(id) { groups.append(id) }
         }
+    }
+    // --group-add: a name must be in /etc/group; a number need not.
+    for extra in extraGroups {
+        let id: UInt32
+        if let entry = groupFile.first(where: { $0.count >= 3 && $0[0] == extra }), let found = UInt32(entry[2]) {
+            id = found
+        } else if let number = UInt32(extra) {
+            id = number
+        } else {
+            throw SetupFailure(code: 125, message: "unable to find group \(extra): no matching entries in group file")
+        }
+        if !groups.contains(id) { groups.append(id) }
     }
     return ResolvedUser(uid: uid, gid: gid, groups: groups, home: home)
 }
