@@ -18,6 +18,13 @@ let package = Package(
         .target(name: "CShim"),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        // Seccomp profiles: Docker's JSON format, the default profile, the libseccomp compiler.
+        .target(name: "SkiffSeccomp", dependencies: [
+            "SkiffCommon", "CSeccomp",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // One error type, state-root paths, atomic files: shared by every module.
         .target(name: "SkiffCommon", dependencies: ["CShim"]),
         // cgroup drivers, namespaces, mounts: the kernel seen from Swift.
@@ -28,7 +35,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Container lifecycle: the one API the CLI and the tutor call.
-        .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "CShim"]),
+        .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffSeccomp", "CShim"]),
         // `skiff build`: the Dockerfile parser, the build cache, the builder.
         .target(name: "SkiffBuild", dependencies: ["SkiffEngine", "SkiffImages", "SkiffCommon", "CShim"]),
         // GNU readline for the tutor's REPL (history, completion).
@@ -45,7 +52,7 @@ let package = Package(
             "SkiffEngine", "SkiffTutor", "SkiffBuild",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "skiff"]),
+        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "SkiffSeccomp", "skiff"]),
         .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "skiff", "skiff-spawn"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff", "skiff-spawn"]),
     ],

@@ -159,6 +159,7 @@ extension Engine {
                     "--caps", CapabilitySet.mask(config.capabilities)]
         if config.privileged { args.append("--privileged") }
         if config.readOnlyRootfs { args.append("--read-only") }
+        args += confinementArguments(c, user: config.user)
         // Short names relative to layers/l keep deep images within the
         // kernel's one-page limit on mount options (see LayerLinks).
         args += ["--lower-base", root.layerLinks]
@@ -173,6 +174,21 @@ extension Engine {
             if !Files.exists(bind.source) { try Files.makeDirectories(bind.source) }
             args += ["--bind", bind.source, bind.target, bind.readOnly ? "ro" : "rw"]
         }
+        return args
+    }
+
+    /// Seccomp, user, ulimits and no_new_privs: the same for the container's
+    /// init and for every process `exec` adds (with exec's own --user).
+    func confinementArguments(_ c: Container, user: String?) -> [String] {
+        let config = c.config
+        var args: [String] = []
+        if let profile = config.seccompProfile, profile != "unconfined" {
+            args += ["--seccomp", c.directory + "/seccomp.bpf"]
+        }
+        if let user, !user.isEmpty { args += ["--user", user] }
+        for group in config.groupAdd ?? [] { args += ["--group-add", group] }
+        for limit in config.ulimits ?? [] { args += limit.spawnArguments }
+        if config.noNewPrivileges == false { args.append("--allow-new-privileges") }
         return args
     }
 

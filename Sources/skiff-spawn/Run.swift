@@ -36,6 +36,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         errPipe = makePipe()
     }
 
+    let filter = readSeccompFilter(o)
     let flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
     Trace.mark("clone")
     let pid = skiff_clone_fork(flags)
@@ -44,7 +45,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         close(sync.read)
         close(joined.write)
         containerInit(o, syncFD: sync.write, joinedFD: joined.read, ptySlave: ptySlave, outPipe: outPipe?.write,
-                      errPipe: errPipe?.write, consoleSource: consoleSource)
+                      errPipe: errPipe?.write, consoleSource: consoleSource, filter: filter)
     }
 
     close(sync.write)
@@ -126,7 +127,7 @@ func removeContainer(_ o: SpawnOptions) {
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
 func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: Int32, outPipe: Int32?,
-                   errPipe: Int32?, consoleSource: String?) -> Never {
+                   errPipe: Int32?, consoleSource: String?, filter: [UInt8]?) -> Never {
     do throws(SetupFailure) {
         if ptySlave >= 0 {
             for fd: Int32 in 0...2 { dup2(ptySlave, fd) }
@@ -164,9 +165,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: 
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }
         Trace.mark("pivoted")
-        try dropPrivileges(o.capabilities)
-        Trace.mark("exec cmd")
-        try execCommand(o.command, env: o.env)
+        try confineAndExec(o, filter: filter)
     } catch {
         childFail(syncFD, error)
     }
