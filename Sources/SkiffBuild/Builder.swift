@@ -385,9 +385,8 @@ public final class Builder {
         // Build args are in RUN's environment, under the image's ENV.
         let envKeys = Set((stage.runConfig.env ?? []).compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         spec.env = args.filter { !envKeys.contains(String($0.split(separator: "=", maxSplits: 1)[0])) }
-        if let user = stage.runConfig.user, !user.isEmpty, user != "root", user != "0", user != "0:0" {
-            say(" ---> Note: RUN runs as root: skiff cannot switch a container's user yet (USER \(user) is kept in the image's config)")
-        }
+        // USER applies to RUN as to the final container.
+        if let user = stage.runConfig.user, !user.isEmpty { spec.user = user }
         let container = try engine.create(spec)
         say(" ---> Running in \(container.id.prefix(12))")
         var captured: String? = nil

@@ -360,4 +360,24 @@ struct BuildIntegrationTests {
         #expect(listing.out == ".\n./keep\n./sub\n./sub/new", "\(listing.stderr)")
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
+
+    @Test func runStepsRunAsTheStagesUser() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        let context = try BuildContextDir([
+            "Dockerfile": """
+                FROM busybox
+                RUN mkdir /home/app && chown 1000:1000 /home/app
+                USER 1000:1000
+                RUN id -u > /home/app/uid && touch /home/app/made
+                USER root
+                RUN stat -c %u /home/app/made > /owner
+                """,
+        ])
+        let built = try box.run(["build", "-t", "users", context.path])
+        #expect(built.code == 0, "\(built.stdout) \(built.stderr)")
+        let seen = try box.run(["run", "--rm", "users", "sh", "-c", "cat /home/app/uid /owner"])
+        #expect(seen.out == "1000\n1000", "\(seen.stderr)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
 }
