@@ -7,10 +7,11 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-spawn", targets: ["skiff-spawn"]),
+        .executable(name: "skiff-tutor", targets: ["skiff-tutor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
@@ -48,13 +49,20 @@ let package = Package(
         ]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
         .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
-        .executableTarget(name: "skiff", dependencies: [
-            "SkiffEngine", "SkiffTutor", "SkiffBuild",
+        // Docker's commands and flags (swift-argument-parser), shared by both binaries.
+        .target(name: "SkiffCLI", dependencies: [
+            "SkiffEngine", "SkiffBuild", "SkiffImages", "SkiffKernel", "SkiffCommon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "SkiffSeccomp", "skiff"]),
-        .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "skiff", "skiff-spawn"]),
-        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff", "skiff-spawn"]),
+        .executableTarget(name: "skiff", dependencies: ["SkiffCLI", "SkiffCommon"]),
+        // The tutor in a binary of its own: YAML lessons bring Foundation.
+        .executableTarget(name: "skiff-tutor", dependencies: [
+            "SkiffCLI", "SkiffTutor", "SkiffEngine", "SkiffCommon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "SkiffSeccomp", "SkiffCLI", "skiff"]),
+        .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "SkiffCLI", "skiff", "skiff-tutor", "skiff-spawn"]),
+        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff", "skiff-tutor", "skiff-spawn"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -105,7 +105,7 @@ public enum BusyboxImage {
         let first = output.text.split(separator: "\n").first.map(String.init) ?? ""
         var version = Substring(first)
         if version.hasPrefix("BusyBox ") { version = version.dropFirst("BusyBox ".count) }
-        if let range = version.range(of: " multi-call binary") { version = version[..<range.lowerBound] }
+        if let range = version.firstRange(of: " multi-call binary") { version = version[..<range.lowerBound] }
         let text = String(version).filter { $0 != "\r" }
         return text.isEmpty ? "(unknown version)" : text
     }

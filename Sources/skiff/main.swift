@@ -1,5 +1,5 @@
-import ArgumentParser
 import Glibc
+import SkiffCLI
 import SkiffCommon
 
 Trace.mark("cli main")

@@ -1,5 +1,5 @@
 import Testing
-@testable import skiff
+@testable import SkiffCLI
 import SkiffBuild
 
 @Suite("build: command line")

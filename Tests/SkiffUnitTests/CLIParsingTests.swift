@@ -1,5 +1,5 @@
 import Testing
-@testable import skiff
+@testable import SkiffCLI
 @testable import SkiffEngine
 import SkiffCommon
 import SkiffKernel

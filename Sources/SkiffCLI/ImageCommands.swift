@@ -212,7 +212,7 @@ struct ImagePrune: SkiffCommand {
                       : "WARNING! This will remove all dangling images.")
             print("Are you sure you want to continue? [y/N] ", terminator: "")
             fflush(nil)
-            let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+            let answer = (readLine() ?? "").trimmed.lowercased()
             guard answer == "y" || answer == "yes" else { return 0 }
         }
         let report = try engine.pruneImages(all: all)

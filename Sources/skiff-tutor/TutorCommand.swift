@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SkiffCommon
 import SkiffEngine
+import SkiffCLI
 import SkiffTutor
 
 /// `skiff tutor`: the REPL with lessons; `--auto` plays them (demo, CI).

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Glibc
+import SkiffCommon
+import SkiffEngine
+
+public struct Skiff: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "skiff",
+        abstract: "A small, real container runtime for learning how containers work.",
+        discussion: "Commands follow Docker's: `skiff run -it busybox sh` works, with or without a leading `docker`.",
+        subcommands: [Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self,
+                      Exec.self, PS.self, Logs.self, Inspect.self, Explain.self, Diff.self, Images.self,
+                      Pull.self, Wait.self, Doctor.self, TutorCommand.self, LessonsCommand.self, Tag.self, Rmi.self,
+                      History.self, Save.self, Load.self, Commit.self, ImageCommand.self, Show.self, LayerBench.self,
+                      Build.self])
+}
+
+/// Every subcommand: parsed by ArgumentParser, run against the engine.
+/// Returns the process's exit code; errors are thrown as SkiffError.
+public protocol SkiffCommand: ParsableCommand {
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32
+    /// Docker exits 125 when `run` itself fails (126/127 for the command);
+    /// other commands exit 1 on errors and 125 on bad flags.
+    static var passesContainerCodes: Bool { get }
+}
+
+extension SkiffCommand {
+    public static var passesContainerCodes: Bool { false }
+    public func run() throws {}
+}
+
+public enum CLI {
+    public static func main(_ arguments: [String]) -> Int32 {
+        // The tutor and the lesson linter live in a binary of their own
+        // (they bring YAML and all of Foundation): start-up of every other
+        // command stays small.
+        if arguments.first == "tutor" || arguments.first == "lessons" { TutorBinary.exec(arguments) }
+        let engine = Engine(proxiesSignals: true)
+        // `run` is the hot path: the spawn helper starts now and gets its
+        // command line once the container exists (see Engine.run).
+        if arguments.first == "run" { engine.prelaunchHelper() }
+        let code = dispatch(arguments, engine)
+        engine.discardPrelaunchedHelper()
+        return code
+    }
+
+    /// One command line run in this process against `engine`: the CLI's
+    /// whole job, and what the tutor does with every command typed at it.
+    public static func dispatch(_ arguments: [String], _ engine: Engine) -> Int32 {
+        dispatch(arguments, engine, root: Skiff.self)
+    }
+
+    /// The same for another root command (the tutor's binary has its own).
+    public static func dispatch(_ arguments: [String], _ engine: Engine, root: any ParsableCommand.Type) -> Int32 {
+        Trace.mark("parse start")
+        let command: ParsableCommand
+        do {
+            // `run` is the hot path: parsing it on its own skips building
+            // the whole command tree (about a millisecond). Anything odd,
+            // --help included, goes through the root for the right message.
+            if ObjectIdentifier(root) == ObjectIdentifier(Skiff.self), arguments.first == "run", let run = try? Run.parse(Array(arguments.dropFirst())) {
+                command = run
+            } else {
+                command = try root.parseAsRoot(arguments)
+            }
+        } catch {
+            if root.exitCode(for: error) == .success {
+                print(root.fullMessage(for: error))
+                return 0
+            }
+            printError(root.message(for: error))
+            let sub = arguments.first.map { " " + $0 } ?? ""
+            printError("See 'skiff\(sub) --help'.", prefixed: false)
+            return 125
+        }
+        Trace.mark("parsed")
+        guard let skiffCommand = command as? any SkiffCommand else {
+            // `help`, `--help` and command groups: ArgumentParser's own run()
+            // prints the help (as a CleanExit) for the command asked about.
+            var other = command
+            do {
+                try other.run()
+                return 0
+            } catch {
+                if root.exitCode(for: error) == .success {
+                    print(root.fullMessage(for: error))
+                    return 0
+                }
+                printError(root.message(for: error))
+                return 125
+            }
+        }
+        // Our buffered output first: a foreground run may exec or hand the
+        // terminal to a container.
+        fflush(nil)
+        defer { fflush(nil) }
+        do {
+            return try skiffCommand.execute(engine)
+        } catch {
+            printError(error.message)
+            if type(of: skiffCommand).passesContainerCodes { return error.exitCode }
+            return error.kind == .usage ? 125 : 1
+        }
+    }
+}
+
+public func printError(_ message: String, prefixed: Bool = true) {
+    let line = (prefixed ? "skiff: " : "") + message + "\n"
+    try? Files.writeAll(2, Array(line.utf8), what: "stderr")
+}
+
+/// Docker's tables: columns padded to the widest cell plus three spaces.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        var out = ""
+        for (i, cell) in cells.enumerated() {
+            out += cell
+            if i < cells.count - 1 { out += String(repeating: " ", count: widths[i] - cell.count + 3) }
+        }
+        return out
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}
+
+/// `skiff tutor` and `skiff lessons` run `skiff-tutor`, which sits beside
+/// `skiff` (or SKIFF_TUTOR). Listed here so that `skiff --help` shows them.
+enum TutorBinary {
+    static func exec(_ arguments: [String]) -> Never {
+        let path = locate()
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        fflush(nil)
+        execv(path, argv)
+        printError("cannot start the tutor \(path): \(String(cString: strerror(errno))) (skiff-tutor must sit beside skiff, or set SKIFF_TUTOR)")
+        exit(127)
+    }
+
+    static func locate() -> String {
+        if let value = getenv("SKIFF_TUTOR"), value.pointee != 0 { return String(cString: value) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
+        let dir = exe.lastIndex(of: "/").map { String(exe[..<$0]) } ?? "."
+        return dir + "/skiff-tutor"
+    }
+}
+
+struct TutorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tutor",
+        abstract: "Learn containers step by step: lessons, checks, and the kernel objects of every step")
+    @Argument(parsing: .allUnrecognized) var options: [String] = []
+    func run() throws { TutorBinary.exec(["tutor"] + options) }
+}
+
+struct LessonsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lessons", abstract: "Work with the tutor's lesson files")
+    @Argument(parsing: .allUnrecognized) var options: [String] = []
+    func run() throws { TutorBinary.exec(["lessons"] + options) }
+}
