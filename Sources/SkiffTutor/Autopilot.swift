@@ -27,6 +27,19 @@ public struct Autopilot {
             session.screen.say(session.screen.red("no lessons to play"))
             return 2
         }
+        // Lessons' files go to a directory of our own, removed at the end.
+        var scratch: String? = nil
+        if session.filesRoot == nil {
+            var template = Array("/tmp/skiff-tutor-files-XXXXXX".utf8CString)
+            if mkdtemp(&template) != nil { scratch = String(cString: template) }
+            session.filesRoot = scratch
+        }
+        defer {
+            if let scratch {
+                try? Files.removeTree(scratch)
+                session.filesRoot = nil
+            }
+        }
         var failed: [String] = []
         for lesson in lessons {
             if !play(lesson, session: session) { failed.append(lesson.id) }
