@@ -89,8 +89,8 @@ public final class TutorSession {
             return
         }
         guard let path = args.first, args.count >= 2 else {
-            screen.say(t("usage: write PATH TEXT (\\n starts a new line; PATH is relative to \(directory))",
-                         "用法:write 路径 文本(\\n 表示换行;路径相对于 \(directory))"))
+            screen.say(t("usage: write PATH TEXT (\\n in single quotes starts a new line; PATH is relative to \(directory))",
+                         "用法:write 路径 文本(单引号里的 \\n 表示换行;路径相对于 \(directory))"))
             return
         }
         var text = args.dropFirst().joined(separator: " ").split(separator: "\\n", omittingEmptySubsequences: false).joined(separator: "\n")

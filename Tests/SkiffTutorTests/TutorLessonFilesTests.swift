@@ -47,11 +47,14 @@ struct TutorLessonFilesParsingTests {
         #expect(with("kind: image_file\n        image: site:1\n        path: /x\n").contains { $0.message.contains("give 'equals', 'contains' or 'pattern'") })
     }
 
-    @Test func writeCommandsAreAllowedInSolutions() {
+    @Test func writeCommandsAreAllowedInSolutions() throws {
         #expect(CommandForm.problem("write site/index.html '<h1>hi</h1>'") == nil)
         #expect(CommandForm.problem("build -t site:1 /tmp/ctx") == nil)
         #expect(CommandForm.problem("image inspect site:1") == nil)
         #expect(CommandForm("docker build --tag=site:1 ctx") == CommandForm("build -t site:1 ctx"))
+        let (asCommand, _) = LessonLoader.parse(goodLesson.replacingOccurrences(of: "command: run -d --name {{box}} busybox sleep 60", with: "command: write a.txt hi"), file: "t.yaml")
+        let library = LessonLibrary.check([try #require(asCommand)])
+        #expect(library.issues.contains { $0.message.contains("`write` belongs in 'solution'") }, "\(library.issues)")
     }
 }
 
@@ -90,6 +93,16 @@ struct TutorLessonFilesWriteTests {
         try? LessonFiles.write("x", to: "site/index.html", in: dir, owner: nil)
         #expect(throws: SkiffError.self) { try LessonFiles.write("x", to: "page.html", in: dir, owner: nil) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "nothing was written outside")
+    }
+
+    @Test(.enabled(if: isRoot, rootReason)) func underSudoTheFilesBelongToTheLearner() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let dir = base + "/files/sample"
+        try LessonFiles.write("x\n", to: "site/deep/index.html", in: dir, owner: (65534, 65534))
+        for path in [base + "/files", dir, dir + "/site", dir + "/site/deep", dir + "/site/deep/index.html"] {
+            var st = stat()
+            #expect(lstat(path, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534, "\(path) belongs to uid \(st.st_uid)")
+        }
     }
 }
 
