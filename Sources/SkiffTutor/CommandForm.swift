@@ -47,6 +47,8 @@ public struct CommandForm: Equatable, Sendable {
         "history": [.init(names: ["-q", "--quiet"], takesValue: false), .init(names: ["--no-trunc"], takesValue: false)],
         "tag": [], "show": [],
         "rmi": [.init(names: ["-f", "--force"], takesValue: false)],
+        "save": [.init(names: ["-o", "--output"], takesValue: true)],
+        "load": [.init(names: ["-i", "--input"], takesValue: true), .init(names: ["-q", "--quiet"], takesValue: false)],
         "build": buildFlags,
         // `image build|inspect|prune|…`: the subcommand is the first positional.
         "image": buildFlags,
