@@ -90,7 +90,9 @@ struct TutorSessionTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let s = session(dir)
         #expect(Completion.candidates(before: "", word: "ru", session: s) == ["run"])
-        #expect(Completion.candidates(before: "", word: "l", session: s) == ["lang", "lessons", "logs"])
+        #expect(Completion.candidates(before: "", word: "l", session: s) == ["lang", "lessons", "load", "logs"])
+        #expect(Completion.candidates(before: "", word: "wr", session: s) == ["write"])
+        #expect(Completion.candidates(before: "", word: "bu", session: s) == ["build"])
         #expect(Completion.candidates(before: "docker run -d ", word: "--na", session: s) == ["--name"])
         #expect(Completion.candidates(before: "start ", word: "", session: s).contains("image-vs-container"))
         #expect(Completion.candidates(before: "lang ", word: "", session: s) == ["en", "zh"])
