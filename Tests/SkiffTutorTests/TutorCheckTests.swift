@@ -7,12 +7,6 @@ import SkiffKernel
 
 @Suite("Tutor: checks against the live runtime", .enabled(if: isRoot, rootReason))
 struct TutorCheckTests {
-    func check(_ kind: Check.Kind, _ set: (inout Check) -> Void) -> Check {
-        var c = Check(kind: kind)
-        set(&c)
-        return c
-    }
-
     @Test func checksReadTheRunningContainer() throws {
         let box = TutorSandbox()
         let name = "chk-\(UUID().uuidString.prefix(6))"

@@ -108,12 +108,6 @@ struct TutorLessonFilesWriteTests {
 
 @Suite("Tutor: image checks against the live image store", .enabled(if: isRoot, rootReason))
 struct TutorImageCheckTests {
-    func check(_ kind: Check.Kind, _ set: (inout Check) -> Void) -> Check {
-        var c = Check(kind: kind)
-        set(&c)
-        return c
-    }
-
     @Test func imageChecksReadTheBuiltImage() throws {
         let box = TutorSandbox()
         let context = box.base + "/ctx"
