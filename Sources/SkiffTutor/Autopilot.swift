@@ -18,6 +18,9 @@ public struct Autopilot {
             lessons = session.library.lessons
         } else if let one = session.library.lesson(target) {
             lessons = [one]
+        } else if let one = session.library.lessons.first(where: { $0.file.split(separator: "/").last?.hasPrefix(target + "-") == true }) {
+            // By the number its file starts with: `--auto 05` plays 05-dockerfile.yaml.
+            lessons = [one]
         } else {
             session.screen.say(session.screen.red("no lesson '\(target)'; known: \(session.library.lessons.map(\.id).joined(separator: ", "))"))
             return 2

@@ -73,6 +73,8 @@ public enum LessonLoader {
 struct Parser {
     let file: String
     var issues: [LessonIssue] = []
+    /// The lesson has starter files, so `{{files}}` means something.
+    var hasFiles = false
 
     init(file: String) { self.file = file }
 
@@ -243,6 +245,7 @@ struct Parser {
             }
         }
         let known = Set(vars.map(\.name))
+        hasFiles = !files.isEmpty
         checkTemplates(root, known: known)
         guard let title else { return nil }
         return Lesson(file: file, id: id, title: title, summary: summary, needs: needs, vars: vars,
@@ -392,6 +395,9 @@ struct Parser {
         case .scalar(let s):
             for name in Template.names(in: s.string) where !known.contains(name) && !Template.isBuiltin(name) {
                 issue(node, "unknown variable {{\(name)}} (declare it under 'vars')")
+            }
+            if !hasFiles && Template.names(in: s.string).contains("files") && !known.contains("files") {
+                issue(node, "{{files}} is the lesson's files directory: the lesson needs a 'files' section")
             }
         case .mapping(let m):
             for (_, v) in m { checkTemplates(v, known: known) }

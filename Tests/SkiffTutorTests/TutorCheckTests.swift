@@ -83,7 +83,7 @@ struct TutorAutopilotTests {
 
     @Test func chineseAutopilotOfTheDockerfileLesson() throws {
         let box = TutorSandbox()
-        let (code, output) = try box.skiff(["tutor", "--auto", "dockerfile", "--lang", "zh"])
+        let (code, output) = try box.skiff(["tutor", "--auto", "05", "--lang", "zh"])
         #expect(code == 0, "\(output.suffix(3000))")
         #expect(output.contains("Dockerfile 做一个小网站镜像"))
         #expect(output.contains(" ---> Using cache"), "the rebuild comes from the cache")

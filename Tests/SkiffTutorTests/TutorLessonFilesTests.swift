@@ -25,6 +25,12 @@ struct TutorLessonFilesParsingTests {
         #expect(lesson?.files.first?.text == "FROM busybox\n")
     }
 
+    @Test func filesVariableNeedsAFilesSection() {
+        let uses = goodLesson.replacingOccurrences(of: "      en: Read this.\n", with: "      en: Look in {{files}}.\n")
+        #expect(LessonLoader.parse(uses, file: "t.yaml").1.contains { $0.message.contains("needs a 'files' section") })
+        #expect(LessonLoader.parse(lessonWithFiles("  - path: a\n    text: x\n").replacingOccurrences(of: "      en: Read this.\n", with: "      en: Look in {{files}}.\n"), file: "t.yaml").1.isEmpty)
+    }
+
     @Test func hostilePathsAreRefused() {
         for bad in ["../escape.txt", "site/../../escape.txt", "/etc/escape.txt", "site//x", "./x", ""] {
             let (lesson, issues) = LessonLoader.parse(lessonWithFiles("  - path: \"\(bad)\"\n    text: x\n"), file: "t.yaml")
