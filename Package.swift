@@ -44,7 +44,7 @@ let package = Package(
                        providers: [.apt(["libreadline-dev"])]),
         // The tutor: lessons as data, checks against the live engine, progress, REPL, autopilot.
         .target(name: "SkiffTutor", dependencies: [
-            "SkiffEngine", "SkiffCommon", "SkiffKernel", "SkiffImages", "CReadline",
+            "SkiffEngine", "SkiffCommon", "SkiffKernel", "SkiffImages", "CReadline", "CShim",
             .product(name: "Yams", package: "Yams"),
         ]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.

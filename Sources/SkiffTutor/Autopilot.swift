@@ -18,6 +18,9 @@ public struct Autopilot {
             lessons = session.library.lessons
         } else if let one = session.library.lesson(target) {
             lessons = [one]
+        } else if let one = session.library.lessons.first(where: { $0.file.split(separator: "/").last?.hasPrefix(target + "-") == true }) {
+            // By the number its file starts with: `--auto 05` plays 05-dockerfile.yaml.
+            lessons = [one]
         } else {
             session.screen.say(session.screen.red("no lesson '\(target)'; known: \(session.library.lessons.map(\.id).joined(separator: ", "))"))
             return 2
@@ -26,6 +29,19 @@ public struct Autopilot {
         if lessons.isEmpty {
             session.screen.say(session.screen.red("no lessons to play"))
             return 2
+        }
+        // Lessons' files go to a directory of our own, removed at the end.
+        var scratch: String? = nil
+        if session.filesRoot == nil {
+            var template = Array("/tmp/skiff-tutor-files-XXXXXX".utf8CString)
+            if mkdtemp(&template) != nil { scratch = String(cString: template) }
+            session.filesRoot = scratch
+        }
+        defer {
+            if let scratch {
+                try? Files.removeTree(scratch)
+                session.filesRoot = nil
+            }
         }
         var failed: [String] = []
         for lesson in lessons {

@@ -25,7 +25,17 @@ public struct Check: Sendable {
         /// `container`'s upper dir records `path` as `change`: A (added),
         /// C (changed: copied up) or D (deleted: a whiteout), as `diff` says.
         case upperChange = "upper_change"
+        /// A field of `image`'s config (`field`: Cmd, Entrypoint, ExposedPorts,
+        /// Env, WorkingDir, User, Labels, Volumes, StopSignal): `equals`,
+        /// `contains` or `pattern`, on the field as `Checker.configField` writes it.
+        case imageConfig = "image_config"
+        /// The file at `path` in `image`'s layers (the topmost layer that has
+        /// it): `equals`, `contains` or `pattern`; `exists: false`, that there is none.
+        case imageFile = "image_file"
     }
+
+    /// The config fields `image_config` reads.
+    public static let configFields = ["Cmd", "Entrypoint", "ExposedPorts", "Env", "WorkingDir", "User", "Labels", "Volumes", "StopSignal"]
 
     public var kind: Kind
     public var line: Int
@@ -44,6 +54,8 @@ public struct Check: Sendable {
     public var min: Int?
     /// upper_change: A, C or D.
     public var change: String?
+    /// image_config: the config field.
+    public var field: String?
     /// Said to the learner when the check fails.
     public var why: Localized?
 
@@ -65,6 +77,8 @@ public struct Check: Sendable {
         case .output: return []
         case .containerCount: return []
         case .upperChange: return ["container", "path", "change"]
+        case .imageConfig: return ["image", "field"]
+        case .imageFile: return ["image", "path"]
         }
     }
 
@@ -73,7 +87,8 @@ public struct Check: Sendable {
         keys.formUnion(required(kind))
         switch kind {
         case .containerExists: keys.insert("exists")
-        case .file: keys.formUnion(["equals", "contains", "pattern", "exists"])
+        case .file, .imageFile: keys.formUnion(["equals", "contains", "pattern", "exists"])
+        case .imageConfig: keys.formUnion(["equals", "contains", "pattern"])
         case .output: keys.formUnion(["container", "exec", "equals", "contains", "pattern"])
         case .containerCount: keys.formUnion(["image", "status", "equals", "min"])
         default: break

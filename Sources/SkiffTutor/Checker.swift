@@ -138,6 +138,29 @@ public struct Checker {
             }
             return result(String(found.manifest.layers.count) == want, what, expected: want, actual: String(found.manifest.layers.count))
 
+        case .imageConfig:
+            let image = fill(check.image)
+            let field = fill(check.field)
+            let what = zh ? "镜像 \(image) 配置里的 \(field)" : "\(field) in the config of image \(image)"
+            guard let found = (try? engine.images.resolve(image)) ?? nil else {
+                return result(false, what, expected: expectation(check), actual: zh ? "没有这个镜像" : "no such image")
+            }
+            return match(check, Self.configField(found.config.config, field), what)
+
+        case .imageFile:
+            let image = fill(check.image)
+            let path = fill(check.path)
+            let what = zh ? "镜像 \(image) 里的 \(path)" : "\(path) in image \(image)"
+            let found = (try? engine.images.resolve(image)) ?? nil
+            let text = found.flatMap { try? engine.images.layerDirectories(for: $0) }.flatMap { Self.readTopmost(path, in: $0.reversed()) }
+            if check.exists == false {
+                let there = text != nil
+                return result(!there, what, expected: zh ? "不存在" : "does not exist", actual: there ? (zh ? "存在" : "exists") : (zh ? "不存在" : "does not exist"))
+            }
+            guard found != nil else { return result(false, what, expected: expectation(check), actual: zh ? "没有这个镜像" : "no such image") }
+            guard let text else { return result(false, what, expected: expectation(check), actual: zh ? "没有这个文件" : "no such file") }
+            return match(check, text, what)
+
         case .output:
             if let exec = check.exec {
                 let command = exec.map(fill)
@@ -200,7 +223,18 @@ public struct Checker {
         }
         candidates.append(c.upperDir + path)
         candidates += c.config.lowerDirs.reversed().map { $0 + path }
-        for file in candidates {
+        return readFirst(candidates)
+    }
+
+    /// `path` as overlayfs would show it from layer directories given top first.
+    static func readTopmost(_ path: String, in directories: [String]) -> String? {
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else { return nil }
+        return readFirst(directories.map { $0 + path })
+    }
+
+    /// The first of `files` that exists, unless a whiteout comes first.
+    static func readFirst(_ files: [String]) -> String? {
+        for file in files {
             var st = stat()
             guard lstat(file, &st) == 0 else { continue }
             // A whiteout (0/0 character device) hides the file of the layers below.
@@ -208,6 +242,32 @@ public struct Checker {
             if let text = try? Files.readString(file) { return text }
         }
         return nil
+    }
+
+    /// An image config field as text: arrays as compact JSON (`["/start.sh"]`,
+    /// as `image inspect` writes them), sets (ports, volumes) as their sorted
+    /// keys one per line, Env and Labels one `K=V` per line; absent is empty.
+    static func configField(_ config: ImageConfig.ContainerConfig?, _ field: String) -> String {
+        func json(_ list: [String]?) -> String {
+            guard let list else { return "" }
+            let quoted = list.map { item in
+                let escaped: [Character] = item.flatMap { c -> [Character] in c == "\"" || c == "\\" ? ["\\", c] : [c] }
+                return "\"" + String(escaped) + "\""
+            }
+            return "[" + quoted.joined(separator: ",") + "]"
+        }
+        switch field {
+        case "Cmd": return json(config?.cmd)
+        case "Entrypoint": return json(config?.entrypoint)
+        case "ExposedPorts": return (config?.exposedPorts?.keys.sorted() ?? []).joined(separator: "\n")
+        case "Volumes": return (config?.volumes?.keys.sorted() ?? []).joined(separator: "\n")
+        case "Env": return (config?.env ?? []).joined(separator: "\n")
+        case "Labels": return (config?.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+        case "WorkingDir": return config?.workingDir ?? ""
+        case "User": return config?.user ?? ""
+        case "StopSignal": return config?.stopSignal ?? ""
+        default: return ""
+        }
     }
 
     /// Runs a command inside a running container and returns what it printed.

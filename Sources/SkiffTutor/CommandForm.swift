@@ -47,7 +47,21 @@ public struct CommandForm: Equatable, Sendable {
         "history": [.init(names: ["-q", "--quiet"], takesValue: false), .init(names: ["--no-trunc"], takesValue: false)],
         "tag": [], "show": [],
         "rmi": [.init(names: ["-f", "--force"], takesValue: false)],
+        "save": [.init(names: ["-o", "--output"], takesValue: true)],
+        "load": [.init(names: ["-i", "--input"], takesValue: true), .init(names: ["-q", "--quiet"], takesValue: false)],
+        "build": buildFlags,
+        // `image build|inspect|prune|…`: the subcommand is the first positional.
+        "image": buildFlags,
     ]
+
+    static let buildFlags: [Flag] = [
+        .init(names: ["-t", "--tag"], takesValue: true), .init(names: ["-f", "--file"], takesValue: true),
+        .init(names: ["--build-arg"], takesValue: true), .init(names: ["--no-cache"], takesValue: false),
+        .init(names: ["--target"], takesValue: true), .init(names: ["-q", "--quiet"], takesValue: false),
+    ]
+
+    /// Tutor commands a lesson may use in `solution` (see `TutorSession.writeFile`).
+    static let tutorActions: Set<String> = ["write"]
 
     /// Commands whose first positional starts the passthrough part.
     static let passthrough: Set<String> = ["run", "create", "exec"]
@@ -144,7 +158,7 @@ public struct CommandForm: Equatable, Sendable {
         guard let words = split(line) else { return "command '\(line)': unbalanced quotes" }
         let stripped = stripDocker(words)
         guard let first = stripped.first else { return "empty command" }
-        guard commands[first] != nil else { return "command '\(line)': '\(first)' is not a skiff command" }
+        guard commands[first] != nil || tutorActions.contains(first) else { return "command '\(line)': '\(first)' is not a skiff command" }
         return nil
     }
 

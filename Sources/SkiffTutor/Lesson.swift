@@ -16,6 +16,16 @@ public struct Lesson: Sendable {
     public var steps: [Step]
     /// Line of each `needs` entry, for lint messages.
     public var needsLines: [Int]
+    /// Starter files written into the learner's files directory for this
+    /// lesson (`{{files}}`) when it starts; see `LessonFiles`.
+    public var files: [LessonFile] = []
+}
+
+/// One starter file of a lesson: a relative path (no `..`, not absolute)
+/// and its text, which may use {{vars}}.
+public struct LessonFile: Sendable {
+    public var path: String
+    public var text: String
 }
 
 /// Text in the two languages every lesson carries.

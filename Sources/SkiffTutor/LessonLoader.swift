@@ -73,6 +73,8 @@ public enum LessonLoader {
 struct Parser {
     let file: String
     var issues: [LessonIssue] = []
+    /// The lesson has starter files, so `{{files}}` means something.
+    var hasFiles = false
 
     init(file: String) { self.file = file }
 
@@ -176,7 +178,7 @@ struct Parser {
         return Localized(en: en, zh: zh)
     }
 
-    static let lessonKeys: Set<String> = ["skiff-lesson", "id", "title", "summary", "needs", "vars", "cleanup", "steps"]
+    static let lessonKeys: Set<String> = ["skiff-lesson", "id", "title", "summary", "needs", "vars", "cleanup", "files", "steps"]
     static let stepKeys: Set<String> = ["id", "text", "command", "goal", "input", "show", "checks", "hints", "solution", "quiz"]
     static let questionKeys: Set<String> = ["question", "choices", "answer", "pattern", "example", "explanation"]
 
@@ -219,6 +221,18 @@ struct Parser {
         if let c = m["cleanup"], let cm = mapping(c, "cleanup", allowed: ["images"]) {
             images = strings(cm["images"], "cleanup.images")
         }
+        var files: [LessonFile] = []
+        for (i, node) in list(m["files"], "files").enumerated() {
+            let what = "files[\(i + 1)]"
+            guard let fm = mapping(node, what, allowed: ["path", "text"]) else { continue }
+            guard let path = string(fm["path"], "\(what).path"), let text = string(fm["text"], "\(what).text") else {
+                issue(node, "\(what): needs 'path' and 'text'")
+                continue
+            }
+            if let problem = LessonFiles.problem(path) { issue(fm["path"], "\(what).path: \(problem)"); continue }
+            if files.contains(where: { $0.path == path }) { issue(fm["path"], "\(what).path '\(path)' is given twice") }
+            files.append(LessonFile(path: path, text: text))
+        }
         var steps: [Step] = []
         var stepIDs: Set<String> = []
         let stepNodes = list(m["steps"], "steps")
@@ -231,10 +245,11 @@ struct Parser {
             }
         }
         let known = Set(vars.map(\.name))
+        hasFiles = !files.isEmpty
         checkTemplates(root, known: known)
         guard let title else { return nil }
         return Lesson(file: file, id: id, title: title, summary: summary, needs: needs, vars: vars,
-                      cleanupImages: images, steps: steps, needsLines: needsLines)
+                      cleanupImages: images, steps: steps, needsLines: needsLines, files: files)
     }
 
     mutating func varSpec(_ name: String, _ node: Node) -> VarSpec? {
@@ -328,7 +343,11 @@ struct Parser {
         c.contains = string(m["contains"], "\(what).contains")
         c.pattern = string(m["pattern"], "\(what).pattern")
         if let p = c.pattern, (try? Regex(p)) == nil { issue(m["pattern"], "\(what).pattern is not a valid regular expression") }
-        if kind == .file || kind == .output, c.equals == nil && c.contains == nil && c.pattern == nil && c.exists != false {
+        c.field = string(m["field"], "\(what).field")
+        if let f = c.field, !Check.configFields.contains(f) {
+            issue(m["field"], "\(what).field must be one of \(Check.configFields.joined(separator: ", "))")
+        }
+        if [.file, .output, .imageConfig, .imageFile].contains(kind), c.equals == nil && c.contains == nil && c.pattern == nil && c.exists != false {
             issue(node, "\(what) (\(name)): give 'equals', 'contains' or 'pattern'")
         }
         c.min = int(m["min"], "\(what).min")
@@ -376,6 +395,9 @@ struct Parser {
         case .scalar(let s):
             for name in Template.names(in: s.string) where !known.contains(name) && !Template.isBuiltin(name) {
                 issue(node, "unknown variable {{\(name)}} (declare it under 'vars')")
+            }
+            if !hasFiles && Template.names(in: s.string).contains("files") && !known.contains("files") {
+                issue(node, "{{files}} is the lesson's files directory: the lesson needs a 'files' section")
             }
         case .mapping(let m):
             for (_, v) in m { checkTemplates(v, known: known) }

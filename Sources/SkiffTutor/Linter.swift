@@ -42,6 +42,11 @@ public struct LessonLibrary: Sendable {
                         bad = true
                     }
                 }
+                // `write` runs in the tutor, not the CLI: typing it cannot match a step's command.
+                if let command = step.command, CommandForm.split(command)?.first == "write" {
+                    issues.append(LessonIssue(file: lesson.file, line: step.line, message: "step '\(step.id)': `write` belongs in 'solution' (with checks), not in 'command'"))
+                    bad = true
+                }
             }
             if bad { continue }
             byID[lesson.id] = lesson

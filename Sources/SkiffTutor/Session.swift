@@ -25,6 +25,9 @@ public final class TutorSession {
     var pendingInput: String?
     var lastOutput = ""
     var quizIndex = 0
+    /// Where lessons' files directories live (`{{files}}` is FILESROOT/ID):
+    /// beside the progress file; the autopilot sets a temporary one.
+    public var filesRoot: String?
 
     public enum Outcome { case stay, quit }
 
@@ -36,6 +39,7 @@ public final class TutorSession {
         self.progress = progress
         self.screen = screen
         self.runner = runner
+        filesRoot = store.map { $0.directory + "/files" }
         if progress.current.flatMap(library.lesson) == nil {
             self.progress.current = library.lessons.first { !progress[lesson: $0.id].done }?.id ?? library.lessons.first?.id
         }
@@ -54,7 +58,53 @@ public final class TutorSession {
         var values: [String: String] = [:]
         for c in engine.list(all: true) { values["shortid." + c.name] = String(c.id.prefix(6)) }
         guard let lesson else { return values }
+        if let files = filesDirectory(lesson) { values["files"] = files }
         return values.merging(Template.draw(lesson.vars, seed: progress.seed, lesson: lesson.id)) { _, drawn in drawn }
+    }
+
+    /// The lesson's files directory, when it has starter files.
+    func filesDirectory(_ lesson: Lesson) -> String? {
+        lesson.files.isEmpty ? nil : filesRoot.map { $0 + "/" + lesson.id }
+    }
+
+    /// Writes the lesson's starter files the learner does not have yet (all
+    /// of them with `overwrite`) and says where they are.
+    func prepareFiles(_ lesson: Lesson, overwrite: Bool = false) {
+        guard let directory = filesDirectory(lesson) else { return }
+        do {
+            let written = try LessonFiles.writeStarters(lesson, values: values(lesson), in: directory, owner: store?.owner, overwrite: overwrite)
+            if !written.isEmpty { screen.say(screen.dim(t("(wrote ", "(已写入 ") + written.joined(separator: ", ") + ")")) }
+            screen.say(t("This lesson's files are in ", "这一课的文件在 ") + screen.bold(directory)
+                + t(": open them in any editor, or use `write PATH TEXT` here.", ":可以用任何编辑器打开,也可以在这里用 `write 路径 文本`。"))
+        } catch {
+            screen.say(screen.red(t("could not write the lesson's files: ", "无法写入这一课的文件:") + error.message))
+        }
+    }
+
+    /// `write PATH TEXT…`: TEXT (`\n` for a new line) becomes the file PATH
+    /// of the lesson's files directory; then the step's checks run.
+    func writeFile(_ args: [String]) {
+        guard let lesson = currentLesson, let directory = filesDirectory(lesson) else {
+            screen.say(screen.red(t("This lesson has no files directory.", "这一课没有文件目录。")))
+            return
+        }
+        guard let path = args.first, args.count >= 2 else {
+            screen.say(t("usage: write PATH TEXT (\\n in single quotes starts a new line; PATH is relative to \(directory))",
+                         "用法:write 路径 文本(单引号里的 \\n 表示换行;路径相对于 \(directory))"))
+            return
+        }
+        var text = args.dropFirst().joined(separator: " ").split(separator: "\\n", omittingEmptySubsequences: false).joined(separator: "\n")
+        if !text.hasSuffix("\n") { text += "\n" }
+        do {
+            try LessonFiles.write(text, to: path, in: directory, owner: store?.owner)
+            screen.say(t("wrote \(directory)/\(path)", "已写入 \(directory)/\(path)"))
+        } catch {
+            screen.say(screen.red(error.message))
+            return
+        }
+        if let step = currentStep, !step.checks.isEmpty, !step.isQuiz, checker(lesson).run(step.checks).allSatisfy(\.passed) {
+            completeStep()
+        }
     }
     func fill(_ s: String) -> String { Template.fill(s, values(currentLesson)) }
 
@@ -91,6 +141,7 @@ public final class TutorSession {
         }
         screen.say(t("You are in lesson \(index) of \(library.lessons.count), \"\(lesson.title.en)\", at step \(state.step + 1) of \(lesson.steps.count).",
                      "你在第 \(index) 课(共 \(library.lessons.count) 课)「\(lesson.title.zh)」,第 \(state.step + 1) 步(共 \(lesson.steps.count) 步)。"))
+        prepareFiles(lesson)
         showStep()
     }
 
@@ -126,7 +177,7 @@ public final class TutorSession {
     // MARK: Input
 
     static let tutorCommands = ["lessons", "start", "next", "back", "hint", "solution", "check", "show", "reset",
-                                "progress", "lang", "help", "quit", "exit"]
+                                "progress", "lang", "help", "quit", "exit", "write"]
 
     /// One line typed at the prompt.
     public func handle(_ line: String) -> Outcome {
@@ -163,6 +214,7 @@ public final class TutorSession {
         // step's checks); shorter forms pick defaults here.
         case "show" where words.count < 3: show(Array(words.dropFirst()))
         case "reset": reset()
+        case "write": writeFile(Array(words.dropFirst()))
         case "progress": showProgress()
         case "lang":
             if words.count == 2, let l = Language(rawValue: words[1]) {
@@ -346,7 +398,7 @@ public final class TutorSession {
             return
         }
         screen.say(screen.bold(t("The tutor's commands:", "教程自己的命令:")))
-        for name in ["lessons", "start", "next", "back", "hint", "solution", "check", "show", "reset", "progress", "lang", "help", "quit"] {
+        for name in ["lessons", "start", "next", "back", "hint", "solution", "check", "show", "reset", "write", "progress", "lang", "help", "quit"] {
             let padded = name + String(repeating: " ", count: max(0, 10 - name.count))
             screen.say("  " + screen.bold(padded) + Self.helpTexts[name]!.text(lang))
         }
@@ -364,6 +416,7 @@ public final class TutorSession {
         "check": .init(en: "run this step's checks against the live containers", zh: "对正在运行的容器检查这一步"),
         "show": .init(en: "show ns|cgroups|layers|all [CONTAINER]: what the kernel holds for a container", zh: "show ns|cgroups|layers|all [容器]:内核为容器保存的对象"),
         "reset": .init(en: "remove this lesson's containers and, if you agree, start it over", zh: "删除本课的容器,经你确认后从头开始"),
+        "write": .init(en: "write PATH TEXT: put TEXT (\\n for a new line) in a file of the lesson's files directory", zh: "write 路径 文本:把文本(\\n 表示换行)写入这一课文件目录里的文件"),
         "progress": .init(en: "what you have done", zh: "你的学习进度"),
         "lang": .init(en: "lang en|zh: English or Simplified Chinese", zh: "lang en|zh:英文或简体中文"),
         "help": .init(en: "help [COMMAND]: this list, or one command's flags", zh: "help [命令]:本列表,或某个命令的参数"),
@@ -396,6 +449,7 @@ public final class TutorSession {
         progress.current = id
         quizIndex = 0
         save()
+        prepareFiles(lesson)
         showStep()
     }
 
@@ -482,6 +536,7 @@ public final class TutorSession {
             quizIndex = 0
             screen.say(t("Progress cleared.", "进度已清除。"))
             save()
+            prepareFiles(lesson, overwrite: true)
             showStep()
         } else {
             save()

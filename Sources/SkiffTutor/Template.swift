@@ -3,7 +3,8 @@ import Glibc
 /// `{{name}}` in lesson text, commands and checks: a lesson's vars (drawn
 /// from the learner's seed) and a few facts of the host.
 public enum Template {
-    public static let builtins: Set<String> = ["host.kernel", "host.hostname"]
+    /// `files` is the lesson's files directory (see `LessonFiles`), filled in by the session.
+    public static let builtins: Set<String> = ["host.kernel", "host.hostname", "files"]
 
     /// `shortid.NAME`: the first characters of container NAME's ID, filled
     /// in by the session from the live containers.

@@ -7,12 +7,6 @@ import SkiffKernel
 
 @Suite("Tutor: checks against the live runtime", .enabled(if: isRoot, rootReason))
 struct TutorCheckTests {
-    func check(_ kind: Check.Kind, _ set: (inout Check) -> Void) -> Check {
-        var c = Check(kind: kind)
-        set(&c)
-        return c
-    }
-
     @Test func checksReadTheRunningContainer() throws {
         let box = TutorSandbox()
         let name = "chk-\(UUID().uuidString.prefix(6))"
@@ -70,7 +64,8 @@ struct TutorAutopilotTests {
         let box = TutorSandbox()
         let (code, output) = try box.skiff(["tutor", "--auto", "all"])
         #expect(code == 0, "\(output.suffix(3000))")
-        #expect(output.contains("autopilot: 4 lesson(s) passed"))
+        let shipped = LessonLoader.files(in: repoLessons).count
+        #expect(output.contains("autopilot: \(shipped) lesson(s) passed"))
         #expect(output.contains("What the kernel now holds for first:"), "the kernel views are shown")
         #expect(box.containerIDs.isEmpty, "the lessons left containers: \(box.containerIDs)")
         #expect(box.leaks().isEmpty)
@@ -84,6 +79,23 @@ struct TutorAutopilotTests {
         #expect(code == 0, "\(output.suffix(2000))")
         #expect(output.contains("容器是什么"))
         #expect(box.containerIDs.isEmpty)
+    }
+
+    @Test func chineseAutopilotOfTheDockerfileLesson() throws {
+        let box = TutorSandbox()
+        let (code, output) = try box.skiff(["tutor", "--auto", "05", "--lang", "zh"])
+        #expect(code == 0, "\(output.suffix(3000))")
+        #expect(output.contains("Dockerfile 做一个小网站镜像"))
+        #expect(output.contains(" ---> Using cache"), "the rebuild comes from the cache")
+        #expect(output.contains("这一课的文件在 /tmp/skiff-tutor-files-"), "the starter files go to the autopilot's own directory")
+        #expect(box.containerIDs.isEmpty)
+        #expect(box.leaks().isEmpty)
+        // The autopilot's files directory is gone.
+        for line in output.split(separator: "\n") {
+            guard let start = line.range(of: "/tmp/skiff-tutor-files-")?.lowerBound else { continue }
+            let dir = String(line[start...].prefix(29))
+            #expect(!FileManager.default.fileExists(atPath: dir), "\(dir) was removed")
+        }
     }
 
     @Test func lintCommandReportsFileAndLine() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SkiffCommon
 import SkiffEngine
+@testable import SkiffTutor
 
 let isRoot = getuid() == 0
 let rootReason: Comment = "needs root: real containers need namespaces, mounts and cgroups (CI runs as root)"
@@ -75,4 +76,11 @@ final class TutorSandbox: @unchecked Sendable {
         for id in containerIDs { try? engine.remove(id, force: true) }
         try? FileManager.default.removeItem(atPath: base)
     }
+}
+
+/// A check of `kind` with the fields `set` gives it.
+func check(_ kind: Check.Kind, _ set: (inout Check) -> Void) -> Check {
+    var c = Check(kind: kind)
+    set(&c)
+    return c
 }

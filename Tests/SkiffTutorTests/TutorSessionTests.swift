@@ -50,6 +50,29 @@ struct TutorSessionTests {
         #expect(again.handle("quit") == .quit)
     }
 
+    @Test func lessonFilesAreWrittenBesideTheProgressAndRestoredByReset() throws {
+        let dir = "/tmp/skiff-session-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = session(dir)
+        _ = s.handle("start dockerfile")
+        let files = dir + "/data/files/dockerfile"
+        #expect(s.values(s.currentLesson)["files"] == files)
+        let page = files + "/site/index.html"
+        #expect(try String(contentsOfFile: page, encoding: .utf8).contains("Hello from a container"))
+        #expect(FileManager.default.fileExists(atPath: files + "/site/Dockerfile"))
+        _ = s.handle("write site/index.html '<h1>mine</h1>\\n<p>two</p>'")
+        #expect(try String(contentsOfFile: page, encoding: .utf8) == "<h1>mine</h1>\n<p>two</p>\n")
+        _ = s.handle("write ../../escape.txt x")
+        _ = s.handle("write /tmp/escape.txt x")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/data/escape.txt"))
+        // Coming back keeps the learner's edit; reset (confirmed) restores the starter.
+        _ = session(dir).handle("start dockerfile")
+        #expect(try String(contentsOfFile: page, encoding: .utf8).hasPrefix("<h1>mine</h1>"))
+        s.confirm = { _ in true }
+        _ = s.handle("reset")
+        #expect(try String(contentsOfFile: page, encoding: .utf8).contains("Hello from a container"))
+    }
+
     @Test func startNeedsAndUnknownInput() {
         let dir = "/tmp/skiff-session-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -67,7 +90,9 @@ struct TutorSessionTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let s = session(dir)
         #expect(Completion.candidates(before: "", word: "ru", session: s) == ["run"])
-        #expect(Completion.candidates(before: "", word: "l", session: s) == ["lang", "lessons", "logs"])
+        #expect(Completion.candidates(before: "", word: "l", session: s) == ["lang", "lessons", "load", "logs"])
+        #expect(Completion.candidates(before: "", word: "wr", session: s) == ["write"])
+        #expect(Completion.candidates(before: "", word: "bu", session: s) == ["build"])
         #expect(Completion.candidates(before: "docker run -d ", word: "--na", session: s) == ["--name"])
         #expect(Completion.candidates(before: "start ", word: "", session: s).contains("image-vs-container"))
         #expect(Completion.candidates(before: "lang ", word: "", session: s) == ["en", "zh"])
