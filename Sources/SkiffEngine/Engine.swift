@@ -15,6 +15,7 @@ public final class Engine: Sendable {
     let containers: ContainerStore
     /// A spawn helper started early for the next `run` (see `prelaunchHelper`).
     let standby = Mutex<Helper.Standby?>(nil)
+    let detectedCgroups = Mutex<(any CgroupDriver)?>(nil)
 
     public init(root: StateRoot = .fromEnvironment(), proxiesSignals: Bool = false) {
         self.root = root
@@ -30,7 +31,14 @@ public final class Engine: Sendable {
         }
     }
 
-    func cgroupDriver() throws(SkiffError) -> any CgroupDriver { try Cgroups.detect() }
+    /// Detected once per engine: reading and parsing mountinfo was a tenth
+    /// of the CLI's CPU time in `run`, which needs the driver four times.
+    func cgroupDriver() throws(SkiffError) -> any CgroupDriver {
+        if let known = detectedCgroups.withLock({ $0 }) { return known }
+        let driver = try Cgroups.detect()
+        detectedCgroups.withLock { $0 = driver }
+        return driver
+    }
 
     // MARK: Lookup
 
