@@ -36,6 +36,9 @@ public struct StateRoot: Sendable, Equatable {
     /// Compiled seccomp filters, by the hash of what they were compiled from.
     public var seccomp: String { path + "/seccomp" }
 
+    /// Docker's "-init" layer, one for all containers (see Engine.initLayer).
+    public var initLayer: String { path + "/init-layer" }
+
     public func container(_ id: String) -> String { containers + "/" + id }
     public func layer(digestHex: String) -> String { layers + "/" + digestHex }
 }

@@ -133,7 +133,7 @@ extension Engine {
                               CapAdd: added.isEmpty ? nil : added, CapDrop: dropped.isEmpty ? nil : dropped,
                               Privileged: cfg.privileged, ReadonlyRootfs: cfg.readOnlyRootfs,
                               SecurityOpt: cfg.securityOpt, Ulimits: cfg.ulimits, GroupAdd: cfg.groupAdd),
-            GraphDriver: .init(Data: ["LowerDir": cfg.lowerDirs.reversed().joined(separator: ":"),
+            GraphDriver: .init(Data: ["LowerDir": ([root.initLayer] + cfg.lowerDirs.reversed()).joined(separator: ":"),
                                       "UpperDir": c.upperDir, "WorkDir": c.workDir, "MergedDir": c.mergedDir]),
             Config: .init(Hostname: cfg.hostname, User: cfg.user ?? "", Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,
                           Image: cfg.image, WorkingDir: cfg.workingDir == "/" ? "" : cfg.workingDir,

@@ -164,6 +164,7 @@ extension Engine {
         // kernel's one-page limit on mount options (see LayerLinks).
         args += ["--lower-base", root.layerLinks]
         for lower in config.lowerDirs { args += ["--lower", try LayerLinks.ensure(root: root, layerDirectory: lower)] }
+        args += ["--lower", try initLayer()]  // the top lower dir, as Docker's -init layer
         for e in config.env { args += ["--env", e] }
         for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
         for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }

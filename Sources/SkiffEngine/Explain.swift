@@ -122,6 +122,8 @@ extension Engine {
         var lines = ["Filesystem: an overlay mount is its /"]
         guard let view = try? layers(c.id) else { return lines }
         lines.append("  lower dirs: the image's layers, read-only, top first (short names in \(root.layerLinks))")
+        lines.append("    0. \(root.initLayer)  (Skiff's init layer, above the image's: the empty /etc/hostname, /etc/hosts,")
+        lines.append("       /etc/resolv.conf and /proc, /sys, /dev that the container's own mounts cover)")
         for lower in view.lowers {
             lines.append("    \(lower.position). \(lower.directory)  (l/\(lower.link))")
             var facts = ["layer " + (lower.digest.map { "sha256:" + $0.hex.prefix(12) } ?? "?"),

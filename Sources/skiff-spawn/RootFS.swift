@@ -70,7 +70,7 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure)
     let options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
     let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     if options.utf8.count >= pageSize {
-        throw SetupFailure(code: 125, message: "the image has \(o.lowerDirs.count) layers: their overlay options (\(options.utf8.count) bytes) exceed the kernel's limit of \(pageSize - 1); squash some layers")
+        throw SetupFailure(code: 125, message: "the image's layers and the init layer make \(o.lowerDirs.count) lower dirs: their overlay options (\(options.utf8.count) bytes) exceed the kernel's limit of \(pageSize - 1); squash some layers")
     }
     if !o.lowerBase.isEmpty { try check(chdir(o.lowerBase), "chdir to \(o.lowerBase)") }
     try mountFS("overlay", o.rootfs, "overlay", 0, options)
