@@ -96,7 +96,9 @@ extension Engine {
         var args: [String]
         do {
             driver = try prepareStart(current)
+            Trace.mark("cgroups made")
             args = try spawnArguments(current, driver: driver)
+            Trace.mark("arguments ready")
         } catch {
             standby?.abandon()
             throw error

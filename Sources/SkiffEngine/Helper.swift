@@ -73,6 +73,7 @@ enum Helper {
                 offset += n
             }
             close(channel)
+            Trace.mark("command sent")
             return Launched(helperPid: pid, status: status)
         }
 

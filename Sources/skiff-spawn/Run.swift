@@ -187,8 +187,6 @@ func removeCgroups(_ dirs: [String]) {
             if errno != EBUSY { break }
             usleep(10_000)
         }
-        // The shared "skiff" parent goes too once the last container leaves it.
-        if let slash = dir.lastIndex(of: "/") { rmdir(String(dir[..<slash])) }
     }
 }
 

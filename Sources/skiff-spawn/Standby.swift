@@ -1,5 +1,6 @@
 import CShim
 import Glibc
+import SkiffCommon
 
 /// `skiff-spawn standby [--warm PROCS]`: started by the engine before it
 /// knows what to run, so that this process's start-up overlaps the engine's
@@ -18,6 +19,7 @@ func standBy(_ argv: [String]) -> [String] {
         bytes += buffer[0..<n]
     }
     close(4)
+    Trace.mark("command received")
     if bytes.isEmpty { exit(0) }
     let received = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     return [argv[0]] + (received.last == "" ? received.dropLast() : received[...])
