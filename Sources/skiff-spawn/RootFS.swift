@@ -59,9 +59,12 @@ func isDirectory(_ path: String) -> Bool {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure) {
+/// `idmappedLayers`: with --userns=private, the monitor's idmapped copies
+/// of the layers (tree descriptors, bottom first).
+func setUpRootFS(_ o: SpawnOptions, consoleSource: String?, idmappedLayers: [Int32]? = nil) throws(SetupFailure) {
     // Nothing we mount may leak back to the host.
     try mountFS("none", "/", nil, Int(MS_REC | MS_PRIVATE))
+    if let idmappedLayers { try attachIdmappedLayers(o, idmappedLayers) }
 
     // The image layers, top first, under one writable upper dir. Their
     // short names are relative to lowerBase: the kernel resolves them
