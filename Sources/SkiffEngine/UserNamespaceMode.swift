@@ -14,6 +14,12 @@ public struct UserNamespaceMap: Codable, Sendable, Equatable {
     public var gid: UInt32
     public var count: UInt32
 
+    public init(uid: UInt32, gid: UInt32, count: UInt32) {
+        self.uid = uid
+        self.gid = gid
+        self.count = count
+    }
+
     public static let defaultRange = (start: UInt32(100_000), count: UInt32(65_536))
 
     /// Validates --userns as given; nil means host.
@@ -39,8 +45,8 @@ public struct UserNamespaceMap: Codable, Sendable, Equatable {
         return (UserNamespaceMap(uid: d.start, gid: d.start, count: d.count), "Skiff's default range")
     }
 
-    /// The `skiff` entry of a subuid/subgid file, else `root`'s.
-    public static func subordinateRange(_ path: String) -> (owner: String, start: UInt32, count: UInt32)? {
+    /// The `skiff` entry of a subuid/subgid file, else `root`'s (or `owner`'s only).
+    public static func subordinateRange(_ path: String, owner only: String? = nil) -> (owner: String, start: UInt32, count: UInt32)? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var found: [String: (UInt32, UInt32)] = [:]
         for line in text.split(separator: "\n") {
@@ -49,7 +55,7 @@ public struct UserNamespaceMap: Codable, Sendable, Equatable {
                   found[parts[0]] == nil else { continue }
             found[parts[0]] = (start, count)
         }
-        for owner in ["skiff", "root"] {
+        for owner in only.map({ [$0] }) ?? ["skiff", "root"] {
             if let (start, count) = found[owner] { return (owner, start, count) }
         }
         return nil

@@ -88,3 +88,40 @@ func handOverWritableDirs(_ o: SpawnOptions, map: UserNamespaceMap) {
         fail(125, "let the container's root reach \(o.stateDir): \(errnoText())")
     }
 }
+
+/// `skiff-spawn probe-idmap DIR UID` (for `skiff doctor`): makes a user
+/// namespace whose root is host UID, an idmapped copy of DIR through it,
+/// and prints the owner its file `probe` (the host root's) has through
+/// that copy: "ok UID" when idmapped mounts work here, else "fail WHY".
+func probeIdmappedMount(_ args: [String]) -> Never {
+    guard args.count == 4, let uid = UInt32(args[3]) else { fail(125, "spawn: usage: skiff-spawn probe-idmap DIR UID") }
+    let hold = makePipe()
+    let child = skiff_clone_fork(SKIFF_CLONE_NEWUSER)
+    if child < 0 { print("fail create a user namespace: \(errnoText())"); exit(0) }
+    if child == 0 {
+        close(hold.write)
+        var byte: UInt8 = 0
+        _ = read(hold.read, &byte, 1)
+        _exit(0)
+    }
+    close(hold.read)
+    var result = ""
+    if !writeFile("/proc/\(child)/uid_map", "0 \(uid) 1\n") || !writeFile("/proc/\(child)/gid_map", "0 \(uid) 1\n") {
+        result = "fail write the uid_map: \(errnoText())"
+    } else {
+        let userns = open("/proc/\(child)/ns/user", O_RDONLY | O_CLOEXEC)
+        let tree = userns < 0 ? -1 : skiff_idmapped_tree(args[2], userns)
+        if tree < 0 {
+            result = "fail \(errnoText())"
+        } else {
+            var st = stat()
+            result = fstatat(tree, "probe", &st, AT_SYMLINK_NOFOLLOW) == 0 ? "ok \(st.st_uid)" : "fail stat: \(errnoText())"
+            close(tree)
+        }
+        if userns >= 0 { close(userns) }
+    }
+    close(hold.write)
+    _ = waitStatus(child)
+    print(result)
+    exit(0)
+}

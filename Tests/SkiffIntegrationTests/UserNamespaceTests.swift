@@ -79,4 +79,18 @@ struct UserNamespaceTests {
         #expect(bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("--userns"), "\(bad.stderr)")
         #expect(box.containerIDs.isEmpty)
     }
+
+    @Test func doctorProbesIdmappedMountsAndSaysWhatRootlessWouldGet() throws {
+        let box = Sandbox()
+        let r = try box.run(["doctor"])
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let idmapped = try #require(lines.first { $0.contains("idmapped mounts:") }, "\(r.stdout)")
+        #expect(idmapped.hasPrefix("ok"), "\(idmapped)")
+        #expect(idmapped.contains("host UID \(baseUID)"), "\(idmapped)")
+        #expect(lines.contains { $0.contains("subordinate IDs:") && $0.contains("host UID \(baseUID)") }, "\(r.stdout)")
+        #expect(lines.contains { $0.contains("rootless:") && $0.contains("cgroup") }, "\(r.stdout)")
+        // The probe's directory goes with it.
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: box.root + "/tmp")) ?? []
+        #expect(!left.contains { $0.hasPrefix("idmap-probe") }, "\(left)")
+    }
 }
