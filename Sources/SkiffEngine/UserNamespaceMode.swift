@@ -1,5 +1,6 @@
 import FoundationEssentials
 import SkiffCommon
+import SkiffImages
 
 /// --userns: `host` (the default, as Docker's) shares the host's user
 /// namespace; `private` gives the container a new one in which its root is
@@ -59,6 +60,16 @@ public struct UserNamespaceMap: Codable, Sendable, Equatable {
             if let (start, count) = found[owner] { return (owner, start, count) }
         }
         return nil
+    }
+
+    /// A --userns=private container's upper dir holds host IDs (its root's
+    /// files are host UID `uid`): a committed layer takes the IDs it had
+    /// inside. IDs outside the range (none the container could make) stay.
+    public func shiftedToContainer(_ entry: ArchiveEntry) -> ArchiveEntry {
+        var e = entry
+        if e.uid >= uid && e.uid - uid < count { e.uid -= uid }
+        if e.gid >= gid && e.gid - gid < count { e.gid -= gid }
+        return e
     }
 
     /// The helper's arguments.

@@ -70,7 +70,10 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?, idmappedLayers: [Int
     // short names are relative to lowerBase: the kernel resolves them
     // against our working directory (enterRootFS leaves it later).
     let lower = o.lowerDirs.reversed().joined(separator: ":")
-    let options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
+    var options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
+    // In a user namespace overlay may not set trusted.* xattrs: it marks
+    // opaque directories and redirects with user.overlay.* instead.
+    if idmappedLayers != nil { options += ",userxattr" }
     let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     if options.utf8.count >= pageSize {
         throw SetupFailure(code: 125, message: "the image has \(o.lowerDirs.count) layers: their overlay options (\(options.utf8.count) bytes) exceed the kernel's limit of \(pageSize - 1); squash some layers")
