@@ -114,4 +114,15 @@ struct UserNamespaceTests {
         _ = try box.run(["rm", "src"])
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
+
+    @Test func aFailedStartInAUserNamespaceLeavesNothing() throws {
+        let box = Sandbox()
+        let r = try box.run(["run", "--userns=private", "--name", "bad", "busybox", "/no/such/program"])
+        #expect(r.code == 127, "\(r.stderr)")
+        // As with the host's namespace, a start that fails removes the container.
+        #expect(box.containerIDs.isEmpty)
+        let gone = try box.run(["run", "--rm", "--userns=private", "-w", "/etc/passwd", "busybox", "true"])
+        #expect(gone.code != 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
 }
