@@ -42,13 +42,16 @@ func runContainer(_ o: SpawnOptions) -> Never {
     if let map = o.userns {
         handOverWritableDirs(o, map: map)
         var fds: [Int32] = [-1, -1]
-        if skiff_socketpair_cloexec(&fds) != 0 { fail(125, "create a socket for the idmapped layers: \(errnoText())") }
+        if skiff_socketpair_cloexec(&fds) != 0 { failStart(o, 125, "create a socket for the idmapped layers: \(errnoText())") }
         layerSocket = (fds[0], fds[1])
         flags |= SKIFF_CLONE_NEWUSER
     }
     Trace.mark("clone")
     let pid = skiff_clone_fork(flags)
-    if pid < 0 { fail(125, "create namespaces: \(errnoText())") }
+    if pid < 0 {
+        let hint = o.userns == nil ? "" : " (--userns=private needs user namespaces: see skiff doctor)"
+        failStart(o, 125, "create namespaces: \(errnoText())\(hint)")
+    }
     if pid == 0 {
         close(sync.read)
         close(joined.write)

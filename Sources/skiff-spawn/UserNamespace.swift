@@ -80,12 +80,12 @@ func handOverWritableDirs(_ o: SpawnOptions, map: UserNamespaceMap) {
     var paths = [o.upperDir, o.workDir]
     paths += o.binds.map(\.source).filter { $0.hasPrefix(o.stateDir + "/") }
     for path in paths where chown(path, map.uid, map.gid) != 0 {
-        fail(125, "hand \(path) to the container's root (host UID \(map.uid)): \(errnoText())")
+        failStart(o, 125, "hand \(path) to the container's root (host UID \(map.uid)): \(errnoText())")
     }
     // The state dir is 0710: its group may pass through to merged, upper
     // and work (the init mounts by path), nobody else may list it.
     if chown(o.stateDir, 0, map.gid) != 0 {
-        fail(125, "let the container's root reach \(o.stateDir): \(errnoText())")
+        failStart(o, 125, "let the container's root reach \(o.stateDir): \(errnoText())")
     }
 }
 
