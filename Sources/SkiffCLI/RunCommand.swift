@@ -27,6 +27,7 @@ struct ContainerFlags: ParsableArguments {
     @Option(name: [.customShort("u"), .long], help: "Username or UID (format: <name|uid>[:<group|gid>])") var user: String?
     @Option(name: .long, help: "Ulimit options (e.g. nofile=1024:2048)") var ulimit: [String] = []
     @Option(name: .customLong("group-add"), help: "Add additional groups to join") var groupAdd: [String] = []
+    @Option(name: .long, help: "User namespace: host (default) or private (container root is an unprivileged host UID)") var userns: String?
 
     func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
         var spec = RunSpec(image: image, command: command)
@@ -48,6 +49,7 @@ struct ContainerFlags: ParsableArguments {
         spec.user = user
         spec.ulimits = ulimit
         spec.groupAdd = groupAdd
+        spec.userns = try UserNamespaceMap.parseMode(userns)
         _ = try SecurityOptions.parse(securityOpt)
         for u in ulimit { _ = try Ulimit.parse(u) }
         if let memory { spec.limits.memoryBytes = try ResourceLimits.parseMemory(memory) }

@@ -38,6 +38,8 @@ public struct ContainerConfig: Codable, Sendable {
     public var ulimits: [Ulimit]? = nil
     /// --group-add, as given.
     public var groupAdd: [String]? = nil
+    /// --userns=private: the host range its root maps to; nil shares the host's.
+    public var usernsMap: UserNamespaceMap? = nil
 
     /// Docker's default set.
     public static let defaultCapabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",

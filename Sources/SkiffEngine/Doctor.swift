@@ -54,11 +54,7 @@ extension Engine {
         checks.append(DoctorCheck(name: "seccomp", ok: seccomp,
                                   detail: seccomp ? "the kernel filters syscalls (seccomp)" : "no Seccomp line in /proc/self/status",
                                   fix: seccomp ? nil : "use a kernel built with CONFIG_SECCOMP_FILTER"))
-        let maxUserNS = ((try? Files.readString("/proc/sys/user/max_user_namespaces")) ?? nil)?.trimmed ?? "0"
-        let userns = (Int(maxUserNS) ?? 0) > 0
-        checks.append(DoctorCheck(name: "user namespaces", ok: userns,
-                                  detail: "max_user_namespaces = \(maxUserNS)",
-                                  fix: userns ? nil : "sysctl -w user.max_user_namespaces=15000"))
+        checks += userNamespaceChecks()
         let busybox = BusyboxCheck.inspect("/bin/busybox")
         checks.append(DoctorCheck(name: "busybox-static", ok: busybox == .staticBinary,
                                   detail: busybox.detail,

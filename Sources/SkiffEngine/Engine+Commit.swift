@@ -49,6 +49,7 @@ extension Engine {
             if entry.kind == .directory, !Files.list(c.upperDir + "/" + entry.path).isEmpty { return true }
             return c.config.lowerDirs.contains { Files.exists($0 + "/" + entry.path) }
         }
+        if let map = c.config.usernsMap { entries = entries.map { map.shiftedToContainer($0) } }
         if !entries.contains(where: { $0.path.hasPrefix("etc/") }), let etc = entries.first(where: { $0.path == "etc" }) {
             var st = stat()
             // lowerDirs is bottom first: the top one that has /etc decides its look.

@@ -70,6 +70,7 @@ extension Engine {
             throw SkiffError(.usage, "invalid --group-add: \"\(group)\" (give a group name or number)")
         }
         config.groupAdd = spec.groupAdd.isEmpty ? nil : spec.groupAdd
+        if try UserNamespaceMap.parseMode(spec.userns) != nil { config.usernsMap = UserNamespaceMap.forThisMachine().map }
 
         let dir = root.container(id)
         try Files.makeDirectories(root.containers)

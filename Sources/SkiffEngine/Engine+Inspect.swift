@@ -42,6 +42,8 @@ public struct InspectDocument: Encodable, Sendable {
         var SecurityOpt: [String]?
         var Ulimits: [Ulimit]?
         var GroupAdd: [String]?
+        /// "" (Docker's default: the host's user namespace) or "private".
+        var UsernsMode = ""
         var CgroupnsMode = "private"
         var IpcMode = "private"
         var NetworkMode = "none"
@@ -85,6 +87,16 @@ public struct InspectDocument: Encodable, Sendable {
         public var Overlay: OverlayView?
         /// What its PID 1 may do, read from /proc/PID/status and its mounts.
         public var Security: SecurityView?
+        /// --userns=private: its maps, read from /proc/PID/uid_map and gid_map.
+        public var UserNamespace: UserNamespaceView?
+    }
+    public struct UserNamespaceView: Encodable, Sendable {
+        /// Host UID and GID its root is.
+        public var HostUID: UInt32
+        public var HostGID: UInt32
+        /// "inside host count" lines, as the kernel shows them.
+        public var UidMap: [String]
+        public var GidMap: [String]
     }
 
     var Id: String
@@ -132,7 +144,8 @@ extension Engine {
                               AutoRemove: cfg.autoRemove,
                               CapAdd: added.isEmpty ? nil : added, CapDrop: dropped.isEmpty ? nil : dropped,
                               Privileged: cfg.privileged, ReadonlyRootfs: cfg.readOnlyRootfs,
-                              SecurityOpt: cfg.securityOpt, Ulimits: cfg.ulimits, GroupAdd: cfg.groupAdd),
+                              SecurityOpt: cfg.securityOpt, Ulimits: cfg.ulimits, GroupAdd: cfg.groupAdd,
+                              UsernsMode: cfg.usernsMap == nil ? "" : "private"),
             GraphDriver: .init(Data: ["LowerDir": ([root.initLayer] + cfg.lowerDirs.reversed()).joined(separator: ":"),
                                       "UpperDir": c.upperDir, "WorkDir": c.workDir, "MergedDir": c.mergedDir]),
             Config: .init(Hostname: cfg.hostname, User: cfg.user ?? "", Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,
@@ -165,11 +178,19 @@ extension Engine {
             }
             security = securityView(pid: c.state.pid, mounts: mounts, profile: c.config.seccompProfile ?? "unconfined")
         }
+        var userns: InspectDocument.UserNamespaceView? = nil
+        if c.isRunning, let map = c.config.usernsMap {
+            func lines(_ file: String) -> [String] {
+                let text = (try? Files.readString("/proc/\(c.state.pid)/\(file)")) ?? ""
+                return text.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+            }
+            userns = .init(HostUID: map.uid, HostGID: map.gid, UidMap: lines("uid_map"), GidMap: lines("gid_map"))
+        }
         return .init(Namespaces: namespaces,
                      Cgroups: .init(Version: c.config.cgroupVersion?.rawValue ?? "none",
                                     Directories: c.isRunning ? c.config.cgroupDirs.filter { Files.exists($0) } : [],
                                     Files: files),
-                     Overlay: overlay, Security: security)
+                     Overlay: overlay, Security: security, UserNamespace: userns)
     }
 
     /// Masked: something else mounted over a /proc or /sys entry (/dev/null,

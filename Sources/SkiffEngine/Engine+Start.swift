@@ -161,6 +161,7 @@ extension Engine {
                     "--caps", CapabilitySet.mask(config.capabilities)]
         if config.privileged { args.append("--privileged") }
         if config.readOnlyRootfs { args.append("--read-only") }
+        if let map = config.usernsMap { args += map.spawnArguments }
         args += confinementArguments(c, user: config.user)
         // Short names relative to layers/l keep deep images within the
         // kernel's one-page limit on mount options (see LayerLinks).

@@ -85,7 +85,9 @@ extension Engine {
             "ipc": "its own shared memory and message queues",
             "net": "its own network stack: only a loopback interface",
             "cgroup": "it sees its own cgroup as the root /",
-            "user": "root inside is root on the host (no user namespace)",
+            "user": c.config.usernsMap.map { "root inside is host UID \($0.uid), an unprivileged user (--userns=private; maps: "
+                + (k.UserNamespace?.UidMap.joined(separator: ", ") ?? "") + ")" }
+                ?? "root inside is root on the host (no user namespace)",
             "time": "the host's clocks",
         ]
         for ns in k.Namespaces {

@@ -34,6 +34,8 @@ public struct RunSpec: Sendable {
     public var ulimits: [String] = []
     /// --group-add GROUP: more supplementary groups (names from the image's /etc/group, or numbers).
     public var groupAdd: [String] = []
+    /// --userns: nil or "host", or "private" (UserNamespaceMap).
+    public var userns: String? = nil
     public var detach = false
     public var interactive = false
     public var tty = false

@@ -127,7 +127,7 @@ public enum LayerFromDirectory {
             let got = valueSize == 0 ? 0 : lgetxattr(path, name, &value, valueSize)
             guard got >= 0 else { continue }
             value = Array(value[0..<got])
-            if name == Whiteout.opaqueXattr || name == "user.overlay.opaque" {
+            if name == Whiteout.opaqueXattr || name == Whiteout.userOpaqueXattr {
                 if value == Array("y".utf8) { opaque = true }
             } else if !isOverlayInternal(name) {
                 kept[name] = value

@@ -308,6 +308,9 @@ private final class Extraction {
                 }
                 throw SkiffError.system("\(what): set \(Whiteout.opaqueXattr) on \"\(parent)\"", errno: code)
             }
+            // The same mark for a --userns=private overlay (mounted with
+            // userxattr, it reads only user.overlay.*); best effort.
+            _ = value.withUnsafeBytes { fsetxattr(fd, Whiteout.userOpaqueXattr, $0.baseAddress, 1, 0) }
             summary.opaqueDirectories += 1
             return
         }
@@ -372,6 +375,8 @@ public enum Whiteout {
     public static let opaqueMarker = ".wh..wh..opq"
     /// overlayfs's mark of an opaque directory ("y").
     public static let opaqueXattr = "trusted.overlay.opaque"
+    /// The same mark where overlay runs with `userxattr` (in a user namespace).
+    public static let userOpaqueXattr = "user.overlay.opaque"
 
     /// True when `path` is an overlayfs whiteout: a 0/0 character device.
     public static func isOverlayWhiteout(_ path: String) -> Bool {

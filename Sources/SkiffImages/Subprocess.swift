@@ -7,14 +7,14 @@ import Glibc
 
 /// Runs a program with posix_spawn and captures its standard output (for
 /// `busybox --list-full`). Standard input and error are /dev/null.
-enum Subprocess {
-    struct Output {
-        var status: Int32
-        var stdout: [UInt8]
-        var text: String { String(decoding: stdout, as: UTF8.self) }
+public enum Subprocess {
+    public struct Output {
+        public var status: Int32
+        public var stdout: [UInt8]
+        public var text: String { String(decoding: stdout, as: UTF8.self) }
     }
 
-    static func run(_ path: String, _ arguments: [String]) throws(SkiffError) -> Output {
+    public static func run(_ path: String, _ arguments: [String]) throws(SkiffError) -> Output {
         var fds: [Int32] = [-1, -1]
         let piped = fds.withUnsafeMutableBufferPointer { skiff_archive_pipe_cloexec($0.baseAddress!) }
         guard piped == 0 else { throw SkiffError.system("create a pipe for \(path)") }

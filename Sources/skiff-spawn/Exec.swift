@@ -14,6 +14,13 @@ func execInContainer(_ o: SpawnOptions) -> Never {
                                     ("uts", SKIFF_CLONE_NEWUTS), ("net", SKIFF_CLONE_NEWNET),
                                     ("pid", SKIFF_CLONE_NEWPID), ("mnt", SKIFF_CLONE_NEWNS)]
     var fds: [(Int32, String, Int32)] = []
+    // A --userns=private container: its user namespace first, as it owns
+    // the others (joining it also gives us the capabilities to join them).
+    if namespaceInode("/proc/\(pid)/ns/user") != namespaceInode("/proc/self/ns/user") {
+        let fd = open("/proc/\(pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        if fd < 0 { fail(125, "container is not running (open /proc/\(pid)/ns/user: \(errnoText()))") }
+        fds.append((fd, "user", SKIFF_CLONE_NEWUSER))
+    }
     for (name, flag) in kinds {
         let fd = open("/proc/\(pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
         if fd < 0 { fail(125, "container is not running (open /proc/\(pid)/ns/\(name): \(errnoText()))") }
@@ -58,4 +65,9 @@ func execInContainer(_ o: SpawnOptions) -> Never {
     report("ok")
     closeStatus()
     exit(waitStatus(child))
+}
+
+func namespaceInode(_ path: String) -> UInt {
+    var st = stat()
+    return stat(path, &st) == 0 ? UInt(st.st_ino) : 0
 }

@@ -49,6 +49,7 @@ struct SpawnOptions {
     var rlimits: [ResourceLimit] = []
     var groupAdd: [String] = []   // --group-add: names (from the container's /etc/group) or numbers
     var allowNewPrivileges = false // --privileged without no-new-privileges: no_new_privs stays off
+    var userns: UserNamespaceMap? = nil // --userns=private: root is this host range (UserNamespace.swift)
     var command: [String] = []
 }
 
@@ -112,6 +113,12 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
             }
             o.rlimits.append(ResourceLimit(name: name, resource: r, soft: s, hard: h))
         case "--allow-new-privileges": o.allowNewPrivileges = true
+        case "--userns":
+            let uid = next(), gid = next(), count = next()
+            guard let u = UInt32(uid), let g = UInt32(gid), let c = UInt32(count), c > 0 else {
+                fail(125, "spawn: bad user namespace map \(uid) \(gid) \(count)")
+            }
+            o.userns = UserNamespaceMap(uid: u, gid: g, count: c)
         case "--":
             o.command = Array(args[(i + 1)...])
             i = args.count

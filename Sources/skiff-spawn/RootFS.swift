@@ -59,15 +59,21 @@ func isDirectory(_ path: String) -> Bool {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-func setUpRootFS(_ o: SpawnOptions, consoleSource: String?) throws(SetupFailure) {
+/// `idmappedLayers`: with --userns=private, the monitor's idmapped copies
+/// of the layers (tree descriptors, bottom first).
+func setUpRootFS(_ o: SpawnOptions, consoleSource: String?, idmappedLayers: [Int32]? = nil) throws(SetupFailure) {
     // Nothing we mount may leak back to the host.
     try mountFS("none", "/", nil, Int(MS_REC | MS_PRIVATE))
+    if let idmappedLayers { try attachIdmappedLayers(o, idmappedLayers) }
 
     // The image layers, top first, under one writable upper dir. Their
     // short names are relative to lowerBase: the kernel resolves them
     // against our working directory (enterRootFS leaves it later).
     let lower = o.lowerDirs.reversed().joined(separator: ":")
-    let options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
+    var options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
+    // In a user namespace overlay may not set trusted.* xattrs: it marks
+    // opaque directories and redirects with user.overlay.* instead.
+    if idmappedLayers != nil { options += ",userxattr" }
     let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     if options.utf8.count >= pageSize {
         throw SetupFailure(code: 125, message: "the image's layers and the init layer make \(o.lowerDirs.count) lower dirs: their overlay options (\(options.utf8.count) bytes) exceed the kernel's limit of \(pageSize - 1); squash some layers")

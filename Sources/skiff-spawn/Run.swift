@@ -37,15 +37,28 @@ func runContainer(_ o: SpawnOptions) -> Never {
     }
 
     let filter = readSeccompFilter(o)
-    let flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
+    var flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
+    var layerSocket: (monitor: Int32, child: Int32)? = nil
+    if let map = o.userns {
+        handOverWritableDirs(o, map: map)
+        var fds: [Int32] = [-1, -1]
+        if skiff_socketpair_cloexec(&fds) != 0 { failStart(o, 125, "create a socket for the idmapped layers: \(errnoText())") }
+        layerSocket = (fds[0], fds[1])
+        flags |= SKIFF_CLONE_NEWUSER
+    }
     Trace.mark("clone")
     let pid = skiff_clone_fork(flags)
-    if pid < 0 { fail(125, "create namespaces: \(errnoText())") }
+    if pid < 0 {
+        let hint = o.userns == nil ? "" : " (--userns=private needs user namespaces: see skiff doctor)"
+        failStart(o, 125, "create namespaces: \(errnoText())\(hint)")
+    }
     if pid == 0 {
         close(sync.read)
         close(joined.write)
-        containerInit(o, syncFD: sync.write, joinedFD: joined.read, ptySlave: ptySlave, outPipe: outPipe?.write,
-                      errPipe: errPipe?.write, consoleSource: consoleSource, filter: filter)
+        if let s = layerSocket { close(s.monitor) }
+        containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: layerSocket?.child ?? -1,
+                      ptySlave: ptySlave, outPipe: outPipe?.write, errPipe: errPipe?.write,
+                      consoleSource: consoleSource, filter: filter)
     }
 
     close(sync.write)
@@ -57,6 +70,17 @@ func runContainer(_ o: SpawnOptions) -> Never {
     let startedAt = nowNanos()
     writeFileAtomically(o.stateDir + "/pid", "\(pid) \(processStartTime(pid)) \(getpid()) \(startedAt)\n")
     report("pid \(pid) \(getpid())")
+    if let map = o.userns, let s = layerSocket {
+        close(s.child)
+        let failure = setUpUserNamespace(o, map: map, pid: pid, socket: s.monitor)
+        close(s.monitor)
+        if let failure {
+            kill(pid, SIGKILL)
+            _ = waitStatus(pid)
+            failStart(o, 125, failure)
+        }
+        Trace.mark("user namespace mapped")
+    }
 
     // Moving a process between cgroups waits for an RCU grace period (often
     // several ms on cgroup v1): we do it here while the child builds its
@@ -126,8 +150,8 @@ func removeContainer(_ o: SpawnOptions) {
 
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
-func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: Int32, outPipe: Int32?,
-                   errPipe: Int32?, consoleSource: String?, filter: [UInt8]?) -> Never {
+func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocket: Int32, ptySlave: Int32,
+                   outPipe: Int32?, errPipe: Int32?, consoleSource: String?, filter: [UInt8]?) -> Never {
     do throws(SetupFailure) {
         if ptySlave >= 0 {
             for fd: Int32 in 0...2 { dup2(ptySlave, fd) }
@@ -140,7 +164,9 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: 
             }
         }
         Trace.mark("init start")
-        try setUpRootFS(o, consoleSource: consoleSource)
+        var idmappedLayers: [Int32]? = nil
+        if layerSocket >= 0 { idmappedLayers = try enterUserNamespace(socket: layerSocket, layers: o.lowerDirs.count) }
+        try setUpRootFS(o, consoleSource: consoleSource, idmappedLayers: idmappedLayers)
         Trace.mark("rootfs ready")
         var byte: UInt8 = 0
         if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why

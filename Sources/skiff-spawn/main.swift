@@ -9,6 +9,7 @@ import SkiffCommon
 Trace.mark("spawn main")
 var arguments = CommandLine.arguments
 if arguments.count > 1 && arguments[1] == "standby" { arguments = standBy(arguments) }
+if arguments.count > 1 && arguments[1] == "probe-idmap" { probeIdmappedMount(arguments) }
 let options = parseOptions(arguments)
 // Nothing the caller had open reaches the container but stdio (and our
 // status pipe, which is close-on-exec).

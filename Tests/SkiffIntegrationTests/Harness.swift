@@ -64,7 +64,11 @@ final class Sandbox: @unchecked Sendable {
         }
         // Read both pipes concurrently so a chatty process cannot block.
         nonisolated(unsafe) var errData = Data()
-        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let errDone = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errDone.signal()
+        }
         reader.start()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let deadline = Date().addingTimeInterval(timeout)
@@ -74,7 +78,8 @@ final class Sandbox: @unchecked Sendable {
             Issue.record("skiff \(args.joined(separator: " ")) timed out after \(timeout)s")
         }
         process.waitUntilExit()
-        while reader.isExecuting { usleep(1_000) }
+        // isExecuting is false until the thread has started: wait for its end.
+        errDone.wait()
         return Result(code: process.terminationStatus,
                       stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))

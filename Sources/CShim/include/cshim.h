@@ -82,3 +82,19 @@ void skiff_close_from(int lowest);
 int skiff_limit_capabilities(uint64_t keep);
 /// prctl(PR_SET_NO_NEW_PRIVS): exec can never grant more privileges.
 int skiff_set_no_new_privs(void);
+
+/// User namespaces. The most descriptors one message carries (image layers).
+#define SKIFF_MAX_PASSED_FDS 128
+/// A detached copy of the mount at `path` (open_tree OPEN_TREE_CLONE),
+/// idmapped through the user namespace `userns_fd` (mount_setattr
+/// MOUNT_ATTR_IDMAP): files the host's root owns look owned by that
+/// namespace's root. Returns the tree's fd or -1 (errno set).
+int skiff_idmapped_tree(const char *path, int userns_fd);
+/// Sends `count` descriptors and one byte over a unix socket (SCM_RIGHTS).
+int skiff_send_fds(int sock, const int *fds, int count);
+/// Receives up to `max` descriptors (close-on-exec); returns how many, or -1.
+int skiff_recv_fds(int sock, int *fds, int max);
+int skiff_socketpair_cloexec(int fds[2]);
+/// Attaches a detached tree (open_tree) on `path` in the caller's mount
+/// namespace (move_mount; a symlinked path is followed).
+int skiff_attach_tree(int tree, const char *path);
