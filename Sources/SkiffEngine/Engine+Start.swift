@@ -112,8 +112,9 @@ extension Engine {
         if config.autoRemove { args += ["--name-file", root.names + "/" + config.name, "--remove-on-exit"] }
         if detached {
             args.append("--detach")
+            // With -t the monitor makes the terminal and logs what comes out of it.
             if config.tty { args.append("--make-tty") }
-            if !config.tty { args += ["--log", current.logPath] }
+            args += ["--log", current.logPath]
         } else if config.tty {
             do {
                 standby?.abandon()

@@ -63,4 +63,19 @@ struct ForegroundRunTests {
         #expect(box.unfinishedRemovals().isEmpty)
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
+
+    @Test("a detached container with a terminal has its output in logs", .enabled(if: isRoot, rootReason))
+    func detachedTerminalLogs() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        let id = try box.run(["run", "-d", "-t", "busybox", "sh", "-c", "echo hello-from-tty; tty"]).out
+        #expect(id.count == 64)
+        #expect(try box.run(["wait", id]).out == "0")
+        let logs = try box.run(["logs", id])
+        #expect(logs.stdout.contains("hello-from-tty"), "\(logs.stdout) \(logs.stderr)")
+        // stdio is a terminal (the pty, seen as /dev/console), not a pipe.
+        #expect(!logs.stdout.contains("not a tty") && logs.stdout.contains("/dev/"), "\(logs.stdout)")
+        #expect(try box.run(["rm", id]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
 }
