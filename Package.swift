@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-spawn", targets: ["skiff-spawn"]),
+        .executable(name: "skiff-probe", targets: ["skiff-probe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +40,8 @@ let package = Package(
         ]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
         .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
+        // Escape probes run inside a busybox container, which has no libc: static C.
+        .executableTarget(name: "skiff-probe", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .executableTarget(name: "skiff", dependencies: [
             "SkiffEngine", "SkiffTutor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
