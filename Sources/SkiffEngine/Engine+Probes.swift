@@ -31,7 +31,8 @@ extension Engine {
             context.ownDeviceCgroup = container.config.cgroupDirs.contains { $0.contains("/devices/") }
             var result = ProbeResult(name: probe.name, attempt: probe.attempt, verdict: .blocked, layer: .none,
                                      detail: "", flags: (privileged ? ["--privileged"] : []) + probe.flags)
-            probe.judge(ProbeOutput.parse(text), context, &result)
+            result.output = ProbeOutput.parse(text)
+            probe.judge(result.output, context, &result)
             each(result)
             results.append(result)
         }

@@ -21,6 +21,8 @@ public struct ProbeResult: Sendable {
     public var detail: String
     /// The container's flags beyond the default ones (--read-only, limits).
     public var flags: [String]
+    /// What the probe printed, parsed.
+    public var output = ProbeOutput()
 
     /// Held: blocked or contained.
     public var held: Bool { verdict != .allowed }
@@ -215,7 +217,7 @@ enum Probes {
         -> @Sendable (ProbeOutput, ProbeContext, inout ProbeResult) -> Void {
         return { out, context, result in
             guard let s = out.step(step) else { return result.set(.blocked, .kernel("the probe did not run"), "no output") }
-            let visible = out.note("visible_processes").map { ", \($0) processes visible" } ?? ""
+            let visible = out.note("visible_processes").map { ", processes it can see: \($0)" } ?? ""
             switch s.errno {
             case ESRCH?:
                 let own = out.namespaces["pid"] != Namespaces.host("pid")?.link
@@ -272,8 +274,16 @@ enum Probes {
     static let chroot = Probe(name: "chroot", attempt: "chroot + fchdir + \"..\" to the host's root",
         argument: { $0.hostMarker }, judge: rootTrick("chroot-dot", syscall: "chroot", capability: "SYS_CHROOT"))
 
+    /// pivot_root refuses (EBUSY) to swap / for itself once past the capability
+    /// check: the host's old root is no longer in this mount namespace to swap back to.
     static let pivotRoot = Probe(name: "pivot-root", attempt: "pivot_root to the old root",
-        argument: { $0.hostMarker }, judge: rootTrick("pivot_root", syscall: "pivot_root", capability: "SYS_ADMIN"))
+        argument: { $0.hostMarker }, judge: { out, context, result in
+            if let s = out.step("pivot_root"), s.errno == EBUSY, out.note("host_visible") != 1 {
+                return result.set(.contained, .namespace("mnt"),
+                                  "past CAP_SYS_ADMIN, EBUSY: / is already its root, the host's is not in its mount namespace")
+            }
+            rootTrick("pivot_root", syscall: "pivot_root", capability: "SYS_ADMIN")(out, context, &result)
+        })
 
     static let pidsLimit: Int64 = 32
     static let forkBomb = Probe(name: "fork-bomb", attempt: "fork until the kernel says no",

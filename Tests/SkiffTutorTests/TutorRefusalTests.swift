@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import SkiffCommon
+import SkiffEngine
+@testable import SkiffTutor
+
+/// Explained refusals: the failing program, the syscall and capability it
+/// needs, and the container's settings decide what the tutor says.
+@Suite("Tutor: explained refusals")
+struct TutorRefusalTests {
+    static let defaults = RefusalExplainer.Confinement(capabilities: ContainerConfig.defaultCapabilities,
+                                                       privileged: false, readOnlyRootfs: false, seccomp: false)
+
+    @Test func aMissingCapabilityIsNamedWithTheFlagThatAddsIt() {
+        let lines = RefusalExplainer.explain(output: "mount: permission denied (are you root?)\n",
+                                             confinement: Self.defaults, lang: .en)
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("lacks CAP_SYS_ADMIN") == true, "\(lines)")
+        #expect(lines.first?.hasSuffix("--cap-add SYS_ADMIN") == true, "\(lines)")
+        let clock = RefusalExplainer.explain(output: "date: can't set date: Operation not permitted",
+                                             confinement: Self.defaults, lang: .zh)
+        #expect(clock.first?.contains("CAP_SYS_TIME") == true, "\(clock)")
+        #expect(clock.first?.contains("沙箱拒绝了 date") == true)
+    }
+
+    @Test func aCapabilityTheContainerHasIsNotBlamed() {
+        var withAdmin = Self.defaults
+        withAdmin.capabilities.append("SYS_ADMIN")
+        let lines = RefusalExplainer.explain(output: "mount: permission denied (are you root?)",
+                                             confinement: withAdmin, lang: .en)
+        #expect(lines.isEmpty, "\(lines)")
+    }
+
+    @Test func seccompIsNamedWhenTheProfileRefusesTheCall() {
+        let facts = RefusalFacts(capabilities: ContainerConfig.defaultCapabilities, seccompFiltering: true,
+                                 seccompRefuses: { call, _ in call == "unshare" })
+        #expect(facts.layer(syscall: "unshare", capability: "SYS_ADMIN") == .seccomp(syscall: "unshare"))
+        #expect(facts.layer(syscall: "mount", capability: "SYS_ADMIN") == .capability("SYS_ADMIN"))
+        #expect(SandboxLayer.seccomp(syscall: "unshare").flag == "--security-opt seccomp=unconfined")
+    }
+
+    @Test func readOnlyMountsNameTheirFlag() {
+        var readOnly = Self.defaults
+        readOnly.readOnlyRootfs = true
+        let root = RefusalExplainer.explain(output: "touch: /escape: Read-only file system", confinement: readOnly, lang: .en)
+        #expect(root.first?.contains("root is mounted read-only") == true, "\(root)")
+        #expect(root.first?.hasSuffix("run without --read-only") == true)
+        let sysctl = RefusalExplainer.explain(output: "sh: can't create /proc/sys/kernel/hostname: Read-only file system",
+                                              confinement: Self.defaults, lang: .en)
+        #expect(sysctl.first?.contains("/proc/sys/kernel/hostname is bound read-only") == true, "\(sysctl)")
+        #expect(sysctl.first?.hasSuffix("--privileged") == true)
+    }
+
+    @Test func unrelatedOutputIsLeftAlone() {
+        #expect(RefusalExplainer.explain(output: "hello\nls: /nope: No such file or directory\n",
+                                         confinement: Self.defaults, lang: .en).isEmpty)
+        #expect(RefusalExplainer.explain(output: "frobnicate: Operation not permitted",
+                                         confinement: Self.defaults, lang: .en).isEmpty)
+    }
+
+    @Test func theFlagsOfARunAreReadForAGoneContainer() throws {
+        let dir = "/tmp/skiff-refusal-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = TutorSessionTests().session(dir)
+        let form = try #require(CommandForm("run --rm --cap-add sys_time --cap-drop CHOWN --read-only busybox date -s 10:00"))
+        let c = try #require(s.confinement(of: form, before: [:]))
+        #expect(c.capabilities.contains("SYS_TIME"))
+        #expect(!c.capabilities.contains("CHOWN"))
+        #expect(c.readOnlyRootfs)
+        #expect(form.positionals == ["busybox:latest", "date", "-s", "10:00"])
+    }
+
+    /// The sandbox lesson end to end on the real runtime: the refusals it
+    /// provokes are explained, the probes run, the exercise is checked.
+    @Test(.enabled(if: isRoot, rootReason))
+    func theSandboxLessonPlaysThroughAndExplainsItsRefusals() throws {
+        let box = TutorSandbox()
+        let (code, output) = try box.skiff(["tutor", "--auto", "sandbox"])
+        #expect(code == 0, "\(output)")
+        #expect(output.contains("The sandbox refused mount (mount(2)): this container lacks CAP_SYS_ADMIN"), "\(output)")
+        #expect(output.contains("The sandbox refused touch (writing /escape): the container's root is mounted read-only"))
+        #expect(output.contains("mount            allowed"))
+        #expect(box.engine.list(all: true).isEmpty)
+    }
+}
