@@ -19,6 +19,13 @@ let package = Package(
         .target(name: "CShim"),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        // Seccomp profiles: Docker's JSON format, the default profile, the libseccomp compiler.
+        .target(name: "SkiffSeccomp", dependencies: [
+            "SkiffCommon", "CSeccomp",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // One error type, state-root paths, atomic files: shared by every module.
         .target(name: "SkiffCommon", dependencies: ["CShim"]),
         // cgroup drivers, namespaces, mounts: the kernel seen from Swift.
@@ -29,7 +36,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Container lifecycle: the one API the CLI and the tutor call.
-        .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "CShim"]),
+        .target(name: "SkiffEngine", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffSeccomp", "CShim"]),
         // GNU readline for the tutor's REPL (history, completion).
         .systemLibrary(name: "CReadline", pkgConfig: "readline",
                        providers: [.apt(["libreadline-dev"])]),
@@ -46,7 +53,7 @@ let package = Package(
             "SkiffEngine", "SkiffTutor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "skiff"]),
+        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffSeccomp", "skiff"]),
         .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "skiff", "skiff-spawn"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffEngine", "skiff", "skiff-spawn"]),
     ],

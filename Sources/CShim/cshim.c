@@ -243,3 +243,39 @@ int skiff_limit_capabilities(uint64_t keep) {
 }
 
 int skiff_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
+
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/resource.h>
+
+int skiff_switch_user(uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups) {
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return -1;
+    if (setgroups(ngroups, (const gid_t *)groups) != 0) return -1;
+    if (setresgid(gid, gid, gid) != 0) return -1;
+    if (setresuid(uid, uid, uid) != 0) return -1;
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+int skiff_set_rlimit(int resource, uint64_t soft, uint64_t hard) {
+    struct rlimit limit = { (rlim_t)soft, (rlim_t)hard };
+    return setrlimit((__rlimit_resource_t)resource, &limit);
+}
+
+int skiff_load_seccomp(const void *program, size_t length) {
+    if (length == 0 || length % sizeof(struct sock_filter) != 0 ||
+        length / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct sock_fprog prog = { (unsigned short)(length / sizeof(struct sock_filter)),
+                               (struct sock_filter *)program };
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}

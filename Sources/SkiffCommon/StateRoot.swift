@@ -9,6 +9,7 @@ import Glibc
 ///     containers/  one directory per container
 ///     names/       one file per container name, holding the container's ID
 ///     tmp/         staging for atomic writes and unpacking
+///     seccomp/     compiled seccomp filters (a cache: safe to delete)
 public struct StateRoot: Sendable, Equatable {
     public let path: String
 
@@ -29,6 +30,8 @@ public struct StateRoot: Sendable, Equatable {
     public var containers: String { path + "/containers" }
     public var names: String { path + "/names" }
     public var tmp: String { path + "/tmp" }
+    /// Compiled seccomp filters, by the hash of what they were compiled from.
+    public var seccomp: String { path + "/seccomp" }
 
     public func container(_ id: String) -> String { containers + "/" + id }
     public func layer(digestHex: String) -> String { layers + "/" + digestHex }

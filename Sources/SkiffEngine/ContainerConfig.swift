@@ -24,6 +24,18 @@ public struct ContainerConfig: Codable, Sendable {
     public var capabilities: [String] = ContainerConfig.defaultCapabilities
     public var privileged = false
     public var readOnlyRootfs = false
+    /// --security-opt as given (inspect's HostConfig.SecurityOpt).
+    public var securityOpt: [String]? = nil
+    /// "builtin", "unconfined" or the profile file given; the compiled
+    /// filter is seccomp.bpf in the container's directory. nil: made before
+    /// Skiff had seccomp (no filter).
+    public var seccompProfile: String? = nil
+    /// no_new_privs for its processes: on unless --privileged (or
+    /// no-new-privileges=false); `--security-opt no-new-privileges` forces it on.
+    public var noNewPrivileges: Bool? = nil
+    /// --user, else the image's User; nil or empty is root.
+    public var user: String? = nil
+    public var ulimits: [Ulimit]? = nil
 
     /// Docker's default set.
     public static let defaultCapabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",

@@ -41,14 +41,26 @@ extension Engine {
         let driver = try cgroupDriver()
         let cgroupName = "skiff/" + id
 
-        let config = ContainerConfig(
+        let capabilities = try CapabilitySet.resolve(add: spec.capAdd, drop: spec.capDrop, privileged: spec.privileged)
+        let security = try SecurityOptions.parse(spec.securityOpt)
+        let ulimits = try spec.ulimits.map { (u) throws(SkiffError) in try Ulimit.parse(u) }
+        let user = spec.user ?? imageConfig?.user
+        if let user, user.hasPrefix(":") || user.hasSuffix(":") || user.contains(where: { $0.isWhitespace }) {
+            throw SkiffError(.usage, "invalid user: \"\(user)\" (use UID[:GID] or NAME[:GROUP])")
+        }
+
+        var config = ContainerConfig(
             id: id, name: name, created: Date(), image: spec.image, imageID: image.id,
             entrypoint: entrypoint, cmd: cmd, env: env, hostname: hostname, workingDir: workingDir,
             tty: spec.tty, openStdin: spec.interactive, autoRemove: spec.autoRemove,
-            capabilities: try CapabilitySet.resolve(add: spec.capAdd, drop: spec.capDrop, privileged: spec.privileged),
+            capabilities: capabilities,
             privileged: spec.privileged, readOnlyRootfs: spec.readOnlyRootfs, limits: spec.limits,
             binds: binds, lowerDirs: lowerDirs, cgroupVersion: driver.version, cgroupName: cgroupName,
             cgroupDirs: driver.directories(for: cgroupName))
+        config.securityOpt = spec.securityOpt.isEmpty ? nil : spec.securityOpt
+        config.noNewPrivileges = security.noNewPrivileges ?? !spec.privileged
+        config.user = user.flatMap { $0.isEmpty ? nil : $0 }
+        config.ulimits = ulimits.isEmpty ? nil : ulimits
 
         let dir = root.container(id)
         try Files.makeDirectories(root.containers)
@@ -64,6 +76,8 @@ extension Engine {
                 try syscall("create \(dir)/\(sub)") { mkdir(dir + "/" + sub, 0o755) }
             }
             try writeEtcFiles(dir: dir, hostname: hostname)
+            config.seccompProfile = try prepareSeccomp(security, capabilities: capabilities,
+                                                       privileged: spec.privileged, into: dir)
             try containers.save(config)
         } catch {
             containers.release(name: name, id: id)

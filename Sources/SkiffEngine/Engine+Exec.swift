@@ -16,6 +16,7 @@ extension Engine {
                                         hostname: c.config.hostname, tty: spec.tty)
         var args = ["exec", "--pid", String(c.state.pid), "--workdir", spec.workingDir ?? c.config.workingDir,
                     "--caps", CapabilitySet.mask(c.config.capabilities)]
+        args += confinementArguments(c, user: spec.user ?? c.config.user)
         for e in env { args += ["--env", e] }
         let driver = try cgroupDriver()
         for procs in driver.procsFiles(for: c.config.cgroupName) where Files.exists(procs) {

@@ -20,6 +20,7 @@ public struct InspectDocument: Encodable, Sendable {
     }
     public struct Config: Encodable, Sendable {
         var Hostname: String
+        var User: String
         var Tty: Bool
         var OpenStdin: Bool
         var Env: [String]
@@ -38,6 +39,8 @@ public struct InspectDocument: Encodable, Sendable {
         var CapDrop: [String]?
         var Privileged: Bool
         var ReadonlyRootfs: Bool
+        var SecurityOpt: [String]?
+        var Ulimits: [Ulimit]?
         var CgroupnsMode = "private"
         var IpcMode = "private"
         var NetworkMode = "none"
@@ -68,6 +71,10 @@ public struct InspectDocument: Encodable, Sendable {
         public var Capabilities: [String]
         public var NoNewPrivs: Bool
         public var Seccomp: String
+        /// How many filters the kernel runs for it (/proc/PID/status Seccomp_filters).
+        public var SeccompFilters: Int
+        /// The profile the filter was compiled from: builtin, a file, or unconfined.
+        public var SeccompProfile: String
         public var MaskedPaths: [String]
         public var ReadonlyPaths: [String]
     }
@@ -123,10 +130,11 @@ extension Engine {
                               NanoCpus: cfg.limits.nanoCpus ?? 0, PidsLimit: cfg.limits.pidsLimit,
                               AutoRemove: cfg.autoRemove,
                               CapAdd: added.isEmpty ? nil : added, CapDrop: dropped.isEmpty ? nil : dropped,
-                              Privileged: cfg.privileged, ReadonlyRootfs: cfg.readOnlyRootfs),
+                              Privileged: cfg.privileged, ReadonlyRootfs: cfg.readOnlyRootfs,
+                              SecurityOpt: cfg.securityOpt, Ulimits: cfg.ulimits),
             GraphDriver: .init(Data: ["LowerDir": cfg.lowerDirs.reversed().joined(separator: ":"),
                                       "UpperDir": c.upperDir, "WorkDir": c.workDir, "MergedDir": c.mergedDir]),
-            Config: .init(Hostname: cfg.hostname, Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,
+            Config: .init(Hostname: cfg.hostname, User: cfg.user ?? "", Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,
                           Image: cfg.image, WorkingDir: cfg.workingDir == "/" ? "" : cfg.workingDir,
                           Entrypoint: cfg.entrypoint.isEmpty ? nil : cfg.entrypoint),
             Kernel: kernelView(c))
@@ -154,7 +162,7 @@ extension Engine {
             if let root = mounts.first(where: { $0.mountPoint == "/" && $0.fsType == "overlay" }) {
                 overlay = .init(MountPoint: "/", Options: root.mountOptions, SuperOptions: root.superOptions)
             }
-            security = securityView(pid: c.state.pid, mounts: mounts)
+            security = securityView(pid: c.state.pid, mounts: mounts, profile: c.config.seccompProfile ?? "unconfined")
         }
         return .init(Namespaces: namespaces,
                      Cgroups: .init(Version: c.config.cgroupVersion?.rawValue ?? "none",
@@ -165,7 +173,7 @@ extension Engine {
 
     /// Masked: something else mounted over a /proc or /sys entry (/dev/null,
     /// an empty tmpfs). Read-only: a /proc entry bound read-only.
-    func securityView(pid: Int32, mounts: [MountInfo]) -> InspectDocument.SecurityView? {
+    func securityView(pid: Int32, mounts: [MountInfo], profile: String) -> InspectDocument.SecurityView? {
         guard let caps = Capabilities.statusField("CapEff", pid: pid) else { return nil }
         let under = mounts.filter { ($0.mountPoint.hasPrefix("/proc/") || $0.mountPoint.hasPrefix("/sys/")) }
         let masked = under.filter { $0.fsType != "proc" && $0.fsType != "sysfs" }.map(\.mountPoint)
@@ -173,7 +181,9 @@ extension Engine {
         let seccomp = ["0": "disabled", "1": "strict", "2": "filter"][Capabilities.statusField("Seccomp", pid: pid) ?? ""] ?? "unknown"
         return .init(Capabilities: Capabilities.decode(caps),
                      NoNewPrivs: Capabilities.statusField("NoNewPrivs", pid: pid) == "1",
-                     Seccomp: seccomp, MaskedPaths: masked, ReadonlyPaths: readOnly)
+                     Seccomp: seccomp,
+                     SeccompFilters: Int(Capabilities.statusField("Seccomp_filters", pid: pid) ?? "") ?? 0,
+                     SeccompProfile: profile, MaskedPaths: masked, ReadonlyPaths: readOnly)
     }
 
     public func inspectJSON(_ references: [String]) throws(SkiffError) -> String {

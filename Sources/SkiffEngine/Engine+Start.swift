@@ -130,6 +130,7 @@ extension Engine {
                     "--caps", CapabilitySet.mask(config.capabilities)]
         if config.privileged { args.append("--privileged") }
         if config.readOnlyRootfs { args.append("--read-only") }
+        args += confinementArguments(c, user: config.user)
         for lower in config.lowerDirs { args += ["--lower", lower] }
         for e in config.env { args += ["--env", e] }
         for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
@@ -141,6 +142,20 @@ extension Engine {
             if !Files.exists(bind.source) { try Files.makeDirectories(bind.source) }
             args += ["--bind", bind.source, bind.target, bind.readOnly ? "ro" : "rw"]
         }
+        return args
+    }
+
+    /// Seccomp, user, ulimits and no_new_privs: the same for the container's
+    /// init and for every process `exec` adds (with exec's own --user).
+    func confinementArguments(_ c: Container, user: String?) -> [String] {
+        let config = c.config
+        var args: [String] = []
+        if let profile = config.seccompProfile, profile != "unconfined" {
+            args += ["--seccomp", c.directory + "/seccomp.bpf"]
+        }
+        if let user, !user.isEmpty { args += ["--user", user] }
+        for limit in config.ulimits ?? [] { args += limit.spawnArguments }
+        if config.noNewPrivileges == false { args.append("--allow-new-privileges") }
         return args
     }
 

@@ -30,11 +30,34 @@ extension Engine {
             let notable = ["SYS_ADMIN", "SYS_MODULE", "SYS_TIME", "SYS_BOOT", "SYS_PTRACE", "NET_ADMIN"]
             let missing = notable.filter { !s.Capabilities.contains($0) }
             if !missing.isEmpty { out.append("    not among them: " + missing.joined(separator: " ") + " (SYS_ADMIN is what mount needs)") }
-            out.append("  no_new_privs: \(s.NoNewPrivs ? "on (exec can never gain privileges)" : "off")  seccomp: \(s.Seccomp)")
+            out.append("  no_new_privs: \(s.NoNewPrivs ? "on (exec can never gain privileges)" : "off (a setuid program could gain privileges)")")
+            out.append("  seccomp: " + seccompSentence(s))
+            if let user = c.config.user { out.append("  runs as user \(user) (a non-root user keeps no effective capabilities)") }
+            for limit in c.config.ulimits ?? [] {
+                func show(_ n: Int64) -> String { n == -1 ? "unlimited" : String(n) }
+                out.append("  ulimit \(limit.name): soft \(show(limit.soft)), hard \(show(limit.hard))")
+            }
             out.append("  hidden: " + s.MaskedPaths.joined(separator: " "))
             out.append("  read-only: " + s.ReadonlyPaths.joined(separator: " "))
         }
         return out.joined(separator: "\n")
+    }
+
+    /// The filter in words: what it is, where it came from, what it refuses.
+    func seccompSentence(_ s: InspectDocument.SecurityView) -> String {
+        switch s.Seccomp {
+        case "filter":
+            let source = s.SeccompProfile == "builtin"
+                ? "Skiff's default profile (Docker's rules): syscalls not on its list, such as mount, unshare, keyctl, reboot "
+                    + "and init_module, fail with EPERM unless the container holds the capability they need"
+                : "the profile \(s.SeccompProfile)"
+            return "a BPF filter checks every syscall (\(s.SeccompFilters) loaded), from \(source); --security-opt seccomp=unconfined turns it off"
+        case "disabled":
+            return "off: every syscall reaches the kernel, only capabilities stand in the way"
+                + (s.SeccompProfile == "unconfined" ? " (seccomp=unconfined or --privileged)" : "")
+        default:
+            return s.Seccomp
+        }
     }
 
     func namespaceLines(_ c: Container, _ k: InspectDocument.Kernel) -> [String] {

@@ -22,6 +22,12 @@ public struct RunSpec: Sendable {
     public var privileged = false
     /// --read-only: the container's root filesystem cannot be written.
     public var readOnlyRootfs = false
+    /// --security-opt: seccomp=unconfined|FILE.json, no-new-privileges.
+    public var securityOpt: [String] = []
+    /// --user UID[:GID] or NAME[:GROUP]; nil keeps the image's User.
+    public var user: String?
+    /// --ulimit NAME=SOFT[:HARD].
+    public var ulimits: [String] = []
     public var detach = false
     public var interactive = false
     public var tty = false
@@ -49,6 +55,8 @@ public struct ExecSpec: Sendable {
     public var command: [String]
     public var env: [String] = []
     public var workingDir: String?
+    /// --user; nil runs as the container's user.
+    public var user: String?
     public var interactive = false
     public var tty = false
     public init(command: [String]) { self.command = command }

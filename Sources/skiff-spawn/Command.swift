@@ -22,11 +22,14 @@ func resolveCommand(_ name: String, env: [String]) throws(SetupFailure) -> Strin
 }
 
 /// Replaces this process with the command; returns only by throwing.
-func execCommand(_ command: [String], env: [String]) throws(SetupFailure) -> Never {
+/// With a seccomp filter, it is loaded after everything else (the lookup,
+/// the allocations) so that only execve itself has to pass it.
+func execCommand(_ command: [String], env: [String], seccompFilter: [UInt8]? = nil) throws(SetupFailure) -> Never {
     let path = try resolveCommand(command[0], env: env)
     skiff_reset_signals()
     let argv = command.map { strdup($0) } + [nil]
     let envp = env.map { strdup($0) } + [nil]
+    if let seccompFilter { try loadSeccomp(seccompFilter) }
     execve(path, argv, envp)
     let code = errno
     switch code {

@@ -2,7 +2,7 @@ import CShim
 import Glibc
 
 // What keeps a root process inside its namespaces from reaching the host:
-// the parts Docker applies by default, minus seccomp (still to come).
+// the parts Docker applies by default.
 
 /// Docker's default capability set: CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
 /// KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT,
@@ -50,8 +50,49 @@ func maskProcAndSys(_ rootFD: Int32) throws(SetupFailure) {
     }
 }
 
-/// Last step before exec, in the container's init and in every exec'd process.
-func dropPrivileges(_ capabilities: UInt64) throws(SetupFailure) {
-    try check(skiff_set_no_new_privs(), "set no_new_privs")
-    try check(skiff_limit_capabilities(capabilities), "limit capabilities")
+/// The last steps, in the container's init and in every exec'd process,
+/// in the order the kernel needs: rlimits while we may still set them; the
+/// user switch while we hold CAP_SETUID (keeping caps across it);
+/// no_new_privs; the capability sets; then, inside `execCommand`, the
+/// seccomp filter right before execve (loading it needs no_new_privs or
+/// CAP_SYS_ADMIN, and every call after it must pass it).
+func confineAndExec(_ o: SpawnOptions, filter: [UInt8]?) throws(SetupFailure) -> Never {
+    for limit in o.rlimits {
+        try check(skiff_set_rlimit(limit.resource, limit.soft, limit.hard), "set ulimit \(limit.name)=\(limit.soft):\(limit.hard)")
+    }
+    if !o.user.isEmpty {
+        let root = open("/", SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        try check(root < 0 ? -1 : 0, "open /")
+        let user: ResolvedUser
+        do { user = try resolveUser(o.user, rootFD: root) } catch { close(root); throw error }
+        close(root)
+        try switchUser(user)
+    }
+    var lastFilter = filter
+    if o.allowNewPrivileges, let early = filter {
+        // Without no_new_privs only CAP_SYS_ADMIN may load a filter: load it
+        // while we still hold every capability (runc does the same).
+        try loadSeccomp(early)
+        lastFilter = nil
+    }
+    if !o.allowNewPrivileges { try check(skiff_set_no_new_privs(), "set no_new_privs") }
+    try check(skiff_limit_capabilities(o.capabilities), "limit capabilities")
+    try execCommand(o.command, env: o.env, seccompFilter: lastFilter)
+}
+
+func loadSeccomp(_ filter: [UInt8]) throws(SetupFailure) {
+    let rc = filter.withUnsafeBytes { skiff_load_seccomp($0.baseAddress, $0.count) }
+    try check(rc, "load the seccomp filter")
+}
+
+/// The compiled filter, read in the parent before any fork: the child only
+/// hands the bytes to the kernel.
+func readSeccompFilter(_ o: SpawnOptions) -> [UInt8]? {
+    guard !o.seccompFile.isEmpty else { return nil }
+    let fd = open(o.seccompFile, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { fail(125, "read seccomp filter \(o.seccompFile): \(errnoText())") }
+    defer { close(fd) }
+    let bytes = readAll(fd)
+    if bytes.isEmpty || bytes.count % 8 != 0 { fail(125, "seccomp filter \(o.seccompFile) is not a BPF program") }
+    return bytes
 }

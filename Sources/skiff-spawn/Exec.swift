@@ -6,6 +6,8 @@ import Glibc
 func execInContainer(_ o: SpawnOptions) -> Never {
     let pid = o.targetPid
     guard pid > 0 else { fail(125, "exec: no container process given") }
+    // Our path to the filter means nothing once we are in its mount namespace.
+    let filter = readSeccompFilter(o)
     // Open every namespace first: after joining the mount namespace,
     // /proc is the container's and the host pid no longer resolves.
     let kinds: [(String, Int32)] = [("cgroup", SKIFF_CLONE_NEWCGROUP), ("ipc", SKIFF_CLONE_NEWIPC),
@@ -41,8 +43,7 @@ func execInContainer(_ o: SpawnOptions) -> Never {
                 setsid()
                 try check(skiff_set_controlling_tty(0), "set the controlling terminal")
             }
-            try dropPrivileges(o.capabilities)
-            try execCommand(o.command, env: o.env)
+            try confineAndExec(o, filter: filter)
         } catch {
             childFail(sync.write, error)
         }

@@ -9,6 +9,14 @@ struct BindMount {
     var readOnly: Bool
 }
 
+/// One setrlimit: resource number, soft and hard (UInt64.max is unlimited).
+struct ResourceLimit {
+    var name: String             // Docker's name (nofile), for messages
+    var resource: Int32
+    var soft: UInt64
+    var hard: UInt64
+}
+
 struct SpawnOptions {
     enum Mode { case run, exec }
     var mode: Mode = .run
@@ -36,6 +44,10 @@ struct SpawnOptions {
     var capabilities = defaultCapabilities
     var privileged = false        // nothing masked or read-only (every capability comes with --caps)
     var readOnlyRootfs = false
+    var seccompFile = ""          // compiled BPF, loaded last before exec; empty: no filter
+    var user = ""                 // --user as given (UID[:GID] or NAME[:GROUP]); resolved in the container's root
+    var rlimits: [ResourceLimit] = []
+    var allowNewPrivileges = false // --privileged without no-new-privileges: no_new_privs stays off
     var command: [String] = []
 }
 
@@ -89,6 +101,15 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
             o.capabilities = mask
         case "--privileged": o.privileged = true
         case "--read-only": o.readOnlyRootfs = true
+        case "--seccomp": o.seccompFile = next()
+        case "--user": o.user = next()
+        case "--rlimit":
+            let name = next(), resource = next(), soft = next(), hard = next()
+            guard let r = Int32(resource), let s = UInt64(soft), let h = UInt64(hard) else {
+                fail(125, "spawn: bad rlimit \(name) \(resource) \(soft) \(hard)")
+            }
+            o.rlimits.append(ResourceLimit(name: name, resource: r, soft: s, hard: h))
+        case "--allow-new-privileges": o.allowNewPrivileges = true
         case "--":
             o.command = Array(args[(i + 1)...])
             i = args.count

@@ -36,6 +36,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         errPipe = makePipe()
     }
 
+    let filter = readSeccompFilter(o)
     let flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
     let pid = skiff_clone_fork(flags)
     if pid < 0 { fail(125, "create namespaces: \(errnoText())") }
@@ -43,7 +44,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         close(sync.read)
         close(joined.write)
         containerInit(o, syncFD: sync.write, joinedFD: joined.read, ptySlave: ptySlave, outPipe: outPipe?.write,
-                      errPipe: errPipe?.write, consoleSource: consoleSource)
+                      errPipe: errPipe?.write, consoleSource: consoleSource, filter: filter)
     }
 
     close(sync.write)
@@ -120,7 +121,7 @@ func removeContainer(_ o: SpawnOptions) {
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
 func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: Int32, outPipe: Int32?,
-                   errPipe: Int32?, consoleSource: String?) -> Never {
+                   errPipe: Int32?, consoleSource: String?, filter: [UInt8]?) -> Never {
     do throws(SetupFailure) {
         if ptySlave >= 0 {
             for fd: Int32 in 0...2 { dup2(ptySlave, fd) }
@@ -154,8 +155,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, ptySlave: 
             setsid()
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }
-        try dropPrivileges(o.capabilities)
-        try execCommand(o.command, env: o.env)
+        try confineAndExec(o, filter: filter)
     } catch {
         childFail(syncFD, error)
     }

@@ -92,6 +92,7 @@ struct Exec: SkiffCommand {
     @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-TTY") var tty = false
     @Option(name: [.customShort("e"), .long], help: "Set environment variables") var env: [String] = []
     @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the container") var workdir: String?
+    @Option(name: [.customShort("u"), .long], help: "Username or UID (format: <name|uid>[:<group|gid>])") var user: String?
     @Argument(help: "Container") var container: String
     @Argument(parsing: .captureForPassthrough, help: "Command and arguments") var command: [String] = []
 
@@ -99,6 +100,7 @@ struct Exec: SkiffCommand {
         var spec = ExecSpec(command: command)
         spec.env = env
         spec.workingDir = workdir
+        spec.user = user
         spec.interactive = interactive
         spec.tty = tty && isatty(0) == 1
         return try engine.exec(container, spec)

@@ -23,6 +23,9 @@ struct ContainerFlags: ParsableArguments {
     @Option(name: .customLong("cap-drop"), help: "Drop Linux capabilities (e.g. NET_RAW, ALL)") var capDrop: [String] = []
     @Flag(name: .long, help: "Give extended privileges to this container: every capability, nothing hidden in /proc") var privileged = false
     @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only") var readOnly = false
+    @Option(name: .customLong("security-opt"), help: "Security options: seccomp=unconfined, seccomp=FILE.json, no-new-privileges") var securityOpt: [String] = []
+    @Option(name: [.customShort("u"), .long], help: "Username or UID (format: <name|uid>[:<group|gid>])") var user: String?
+    @Option(name: .long, help: "Ulimit options (e.g. nofile=1024:2048)") var ulimit: [String] = []
 
     func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
         var spec = RunSpec(image: image, command: command)
@@ -40,6 +43,11 @@ struct ContainerFlags: ParsableArguments {
         spec.capDrop = capDrop
         spec.privileged = privileged
         spec.readOnlyRootfs = readOnly
+        spec.securityOpt = securityOpt
+        spec.user = user
+        spec.ulimits = ulimit
+        _ = try SecurityOptions.parse(securityOpt)
+        for u in ulimit { _ = try Ulimit.parse(u) }
         if let memory { spec.limits.memoryBytes = try ResourceLimits.parseMemory(memory) }
         if let cpus { spec.limits.nanoCpus = try ResourceLimits.parseCpus(cpus) }
         if let pidsLimit { spec.limits.pidsLimit = pidsLimit }

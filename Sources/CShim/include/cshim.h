@@ -42,6 +42,17 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[],
                 int in_fd, int out_fd, int err_fd, int keep_fd, int new_session,
                 pid_t *pid_out);
 
+/// Becomes uid:gid with these supplementary groups, keeping the permitted
+/// capabilities across the switch (PR_SET_KEEPCAPS) and raising the
+/// effective set back to them, so the capability work that follows still can.
+int skiff_switch_user(uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups);
+/// setrlimit(2) by resource number (RLIM_INFINITY is UINT64_MAX).
+int skiff_set_rlimit(int resource, uint64_t soft, uint64_t hard);
+/// Loads a classic BPF program (8-byte sock_filter instructions) as this
+/// process's seccomp filter: prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER).
+/// Needs no_new_privs (or CAP_SYS_ADMIN).
+int skiff_load_seccomp(const void *program, size_t length);
+
 #endif
 
 /// openat2(RESOLVE_IN_ROOT): opens `path` as if `root_fd` were "/", so symlinks

@@ -1,0 +1,79 @@
+import CShim
+import Glibc
+
+/// Who the container's process runs as, found the way runc does: names
+/// from the container's own /etc/passwd and /etc/group; numbers need no
+/// entry; supplementary groups are the groups that list the user.
+struct ResolvedUser {
+    var uid: UInt32
+    var gid: UInt32
+    var groups: [UInt32]
+}
+
+/// `spec` is --user as given: UID, NAME, UID:GID, NAME:GROUP, ... Reads the
+/// files through `rootFD` with RESOLVE_IN_ROOT: a symlinked /etc/passwd
+/// cannot point the helper at a host file.
+func resolveUser(_ spec: String, rootFD: Int32) throws(SetupFailure) -> ResolvedUser {
+    let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+    let userPart = parts[0]
+    let groupPart = parts.count > 1 ? parts[1] : nil
+    let passwd = readInRoot(rootFD, "/etc/passwd").map(colonRecords) ?? []
+    let groupFile = readInRoot(rootFD, "/etc/group").map(colonRecords) ?? []
+
+    var uid: UInt32
+    var gid: UInt32 = 0
+    var name: String? = nil
+    if let entry = passwd.first(where: { $0.count >= 4 && ($0[0] == userPart || $0[2] == userPart) }),
+       let id = UInt32(entry[2]) {
+        uid = id
+        gid = UInt32(entry[3]) ?? 0
+        name = entry[0]
+    } else if let id = UInt32(userPart) {
+        uid = id
+    } else {
+        throw SetupFailure(code: 125, message: "unable to find user \(userPart): no matching entries in passwd file")
+    }
+    if let groupPart {
+        if let entry = groupFile.first(where: { $0.count >= 3 && ($0[0] == groupPart || $0[2] == groupPart) }),
+           let id = UInt32(entry[2]) {
+            gid = id
+        } else if let id = UInt32(groupPart) {
+            gid = id
+        } else {
+            throw SetupFailure(code: 125, message: "unable to find group \(groupPart): no matching entries in group file")
+        }
+    }
+    // The primary group first, then every group whose member list names the user.
+    var groups = [gid]
+    if let name {
+        for entry in groupFile where entry.count >= 4 {
+            let members = entry[3].split(separator: ",").map(String.init)
+            if members.contains(name), let id = UInt32(entry[2]), !groups.contains(id) { groups.append(id) }
+        }
+    }
+    return ResolvedUser(uid: uid, gid: gid, groups: groups)
+}
+
+/// A small text file of the container's, or nil when it has none.
+func readInRoot(_ rootFD: Int32, _ path: String) -> String? {
+    // O_NONBLOCK: a FIFO planted as /etc/passwd must not hang the start.
+    let fd = skiff_open_in_root(rootFD, path, O_RDONLY | O_NONBLOCK, 0)
+    if fd < 0 { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return String(decoding: readAll(fd), as: UTF8.self)
+}
+
+/// passwd(5)/group(5) lines as fields; comments and blank lines skipped.
+func colonRecords(_ text: String) -> [[String]] {
+    text.split(separator: "\n").compactMap { line in
+        if line.hasPrefix("#") || line.isEmpty { return nil }
+        return line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    }
+}
+
+func switchUser(_ user: ResolvedUser) throws(SetupFailure) {
+    let rc = user.groups.withUnsafeBufferPointer { skiff_switch_user(user.uid, user.gid, $0.baseAddress, $0.count) }
+    try check(rc, "switch to user \(user.uid):\(user.gid)")
+}
