@@ -5,8 +5,9 @@ import SkiffKernel
 /// One of the things that keep a container in, as the escape probes and the
 /// tutor's explained refusals name them, with the flag that would change it.
 public enum SandboxLayer: Equatable, Sendable {
-    /// The seccomp filter refused the syscall before the kernel looked further.
-    case seccomp(syscall: String)
+    /// The seccomp filter refused the syscall before the kernel looked further;
+    /// `capability`: the profile allows it to a container holding that one.
+    case seccomp(syscall: String, capability: String? = nil)
     /// The process lacks this capability (name without CAP_).
     case capability(String)
     /// The path sits on a read-only mount.
@@ -30,7 +31,8 @@ public enum SandboxLayer: Equatable, Sendable {
     /// A short phrase for the table and the tutor.
     public var summary: String {
         switch self {
-        case .seccomp(let call): return "seccomp (\(call) refused by the profile)"
+        case .seccomp(let call, let cap?): return "seccomp (\(call) allowed only with CAP_\(cap))"
+        case .seccomp(let call, nil): return "seccomp (\(call) refused by the profile)"
         case .capability(let cap): return "capability CAP_\(cap) missing"
         case .readOnlyMount(let path): return "read-only mount (\(path))"
         case .maskedPath(let path): return "masked path (\(path))"
@@ -48,6 +50,7 @@ public enum SandboxLayer: Equatable, Sendable {
     /// when no flag does.
     public var flag: String {
         switch self {
+        case .seccomp(_, let cap?): return "--cap-add \(cap)"
         case .seccomp: return "--security-opt seccomp=unconfined"
         case .capability(let cap): return "--cap-add \(cap)"
         case .readOnlyMount(let path): return path == "/" ? "run without --read-only" : "--privileged"
@@ -76,7 +79,7 @@ public struct RefusalFacts: Sendable {
     public var seccompRefuses: @Sendable (_ syscall: String, _ capabilities: [String]) -> Bool?
 
     public init(capabilities: [String], seccompFiltering: Bool,
-                seccompRefuses: @escaping @Sendable (String, [String]) -> Bool? = SeccompFacts.refuses) {
+                seccompRefuses: @escaping @Sendable (String, [String]) -> Bool? = { SeccompFacts.refuses($0, capabilities: $1) }) {
         self.capabilities = capabilities
         self.seccompFiltering = seccompFiltering
         self.seccompRefuses = seccompRefuses
@@ -85,7 +88,12 @@ public struct RefusalFacts: Sendable {
     /// The first layer the kernel consults decides: seccomp runs at syscall
     /// entry, the capability check inside the call.
     public func layer(syscall: String, capability: String?) -> SandboxLayer {
-        if seccompFiltering, seccompRefuses(syscall, capabilities) == true { return .seccomp(syscall: syscall) }
+        if seccompFiltering, seccompRefuses(syscall, capabilities) == true {
+            // Docker's profile opens a call to a container given the capability
+            // it needs anyway: then that capability is the one flag to name.
+            let opens = capability.flatMap { seccompRefuses(syscall, capabilities + [$0]) == false ? $0 : nil }
+            return .seccomp(syscall: syscall, capability: opens)
+        }
         if let capability, !capabilities.contains(capability) { return .capability(capability) }
         return .kernel("refused although CAP_\(capability ?? "?") is held")
     }

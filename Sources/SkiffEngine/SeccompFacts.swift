@@ -1,5 +1,41 @@
-/// What the seccomp profile in force says about one syscall. Until Skiff
-/// loads a profile of its own there is none to read: nil, unknown.
+import SkiffCommon
+import SkiffSeccomp
+
+/// What the seccomp profile in force says about one syscall, for explaining
+/// a refusal: read from the same profile the filter was compiled from.
 public enum SeccompFacts {
-    @Sendable public static func refuses(_ syscall: String, capabilities: [String]) -> Bool? { nil }
+    /// true: no rule allows the call for these capabilities, so the filter's
+    /// default (EPERM) refuses it; false: allowed outright; nil: it depends on
+    /// the call's arguments (clone with namespace flags, say).
+    public static func refuses(_ syscall: String, capabilities: [String],
+                               profile: SeccompProfile = .skiffDefault) -> Bool? {
+        let rules = profile.rules(for: SeccompTarget(capabilities: capabilities)).filter { $0.syscall == syscall }
+        if rules.contains(where: { $0.action == .allow && $0.arguments.isEmpty }) { return false }
+        if !rules.isEmpty { return nil }
+        switch profile.defaultAction {
+        case .allow, .log: return false
+        default: return true
+        }
+    }
+
+    /// The profile a container records ("builtin", "unconfined", a file), or
+    /// nil when it runs without a filter.
+    public static func profile(named name: String?) -> SeccompProfile? {
+        switch name {
+        case nil, "unconfined"?: return nil
+        case "builtin"?: return .skiffDefault
+        case let path?:
+            guard let bytes = (try? Files.read(path)) ?? nil else { return nil }
+            return try? DockerProfileFormat.parse(bytes, source: path)
+        }
+    }
+
+    /// Refusal facts for a container known by its recorded settings.
+    public static func facts(capabilities: [String], seccompProfile name: String?) -> RefusalFacts {
+        guard let profile = profile(named: name) else {
+            return RefusalFacts(capabilities: capabilities, seccompFiltering: false)
+        }
+        return RefusalFacts(capabilities: capabilities, seccompFiltering: true,
+                            seccompRefuses: { call, caps in refuses(call, capabilities: caps, profile: profile) })
+    }
 }

@@ -12,7 +12,8 @@ struct RefusalExplainer {
         var capabilities: [String]
         var privileged: Bool
         var readOnlyRootfs: Bool
-        var seccomp: Bool
+        /// The recorded profile: "builtin", "unconfined", a file, or nil (none).
+        var seccompProfile: String?
     }
 
     /// Programs (busybox applets) and what they ask the kernel for.
@@ -64,7 +65,7 @@ struct RefusalExplainer {
             return describe(program, layer: layer, action: zh ? "写入 \(path)" : "writing \(path)", lang: lang)
         }
         guard let need = needs[program] else { return nil }
-        let facts = RefusalFacts(capabilities: c.capabilities, seccompFiltering: c.seccomp)
+        let facts = SeccompFacts.facts(capabilities: c.capabilities, seccompProfile: c.seccompProfile)
         let layer = facts.layer(syscall: need.syscall, capability: need.capability)
         return describe(program, layer: layer, action: need.syscall + "(2)", lang: lang)
     }
@@ -73,7 +74,10 @@ struct RefusalExplainer {
         let zh = lang == .zh
         let why: String
         switch layer {
-        case .seccomp(let call):
+        case .seccomp(let call, let cap?):
+            why = zh ? "seccomp 过滤器拒绝了 \(call) 系统调用:配置只在容器拥有 CAP_\(cap) 时才放行它,而这个容器没有"
+                     : "the seccomp filter refused the \(call) syscall: the profile allows it only with CAP_\(cap), which this container lacks"
+        case .seccomp(let call, nil):
             why = zh ? "seccomp 过滤器拒绝了 \(call) 系统调用" : "the seccomp filter refused the \(call) syscall"
         case .capability(let cap):
             why = zh ? "这个容器没有 CAP_\(cap) 能力(Docker 的默认能力集里没有它)"
@@ -120,13 +124,21 @@ extension TutorSession {
         }
         if let c = container?.config {
             return .init(capabilities: c.capabilities, privileged: c.privileged, readOnlyRootfs: c.readOnlyRootfs,
-                         seccomp: false)
+                         seccompProfile: c.seccompProfile)
         }
         guard form.command == "run" else { return nil }
         let privileged = form.options["--privileged"] != nil
         guard let caps = try? Engine.capabilities(add: form.options["--cap-add"] ?? [], drop: form.options["--cap-drop"] ?? [],
                                                   privileged: privileged) else { return nil }
+        // As `run` decides it: --privileged or seccomp=unconfined turn it off.
+        let options = try? SecurityOptions.parse(form.options["--security-opt"] ?? [])
+        let profile: String
+        switch options?.seccomp {
+        case .unconfined?: profile = "unconfined"
+        case .file(let path)?: profile = path
+        default: profile = "builtin"
+        }
         return .init(capabilities: caps, privileged: privileged, readOnlyRootfs: form.options["--read-only"] != nil,
-                     seccomp: false)
+                     seccompProfile: privileged ? "unconfined" : profile)
     }
 }

@@ -9,7 +9,7 @@ import SkiffEngine
 @Suite("Tutor: explained refusals")
 struct TutorRefusalTests {
     static let defaults = RefusalExplainer.Confinement(capabilities: ContainerConfig.defaultCapabilities,
-                                                       privileged: false, readOnlyRootfs: false, seccomp: false)
+                                                       privileged: false, readOnlyRootfs: false, seccompProfile: nil)
 
     @Test func aMissingCapabilityIsNamedWithTheFlagThatAddsIt() {
         let lines = RefusalExplainer.explain(output: "mount: permission denied (are you root?)\n",
@@ -36,7 +36,20 @@ struct TutorRefusalTests {
                                  seccompRefuses: { call, _ in call == "unshare" })
         #expect(facts.layer(syscall: "unshare", capability: "SYS_ADMIN") == .seccomp(syscall: "unshare"))
         #expect(facts.layer(syscall: "mount", capability: "SYS_ADMIN") == .capability("SYS_ADMIN"))
+        let gated = RefusalFacts(capabilities: [], seccompFiltering: true, seccompRefuses: { _, caps in !caps.contains("SYS_TIME") })
+        #expect(gated.layer(syscall: "settimeofday", capability: "SYS_TIME") == .seccomp(syscall: "settimeofday", capability: "SYS_TIME"))
+        #expect(gated.layer(syscall: "settimeofday", capability: "SYS_TIME").flag == "--cap-add SYS_TIME")
         #expect(SandboxLayer.seccomp(syscall: "unshare").flag == "--security-opt seccomp=unconfined")
+        // Skiff's default profile: mount is gated on SYS_ADMIN, keyctl never allowed, read always.
+        #expect(SeccompFacts.refuses("mount", capabilities: ContainerConfig.defaultCapabilities) == true)
+        #expect(SeccompFacts.refuses("mount", capabilities: ContainerConfig.defaultCapabilities + ["SYS_ADMIN"]) == false)
+        #expect(SeccompFacts.refuses("keyctl", capabilities: ContainerConfig.defaultCapabilities) == true)
+        #expect(SeccompFacts.refuses("read", capabilities: []) == false)
+        var filtered = Self.defaults
+        filtered.seccompProfile = "builtin"
+        let lines = RefusalExplainer.explain(output: "unshare: unshare(0x10000000): Operation not permitted",
+                                             confinement: filtered, lang: .en)
+        #expect(lines.first?.contains("the seccomp filter refused the unshare syscall") == true, "\(lines)")
     }
 
     @Test func readOnlyMountsNameTheirFlag() {
@@ -67,6 +80,9 @@ struct TutorRefusalTests {
         #expect(c.capabilities.contains("SYS_TIME"))
         #expect(!c.capabilities.contains("CHOWN"))
         #expect(c.readOnlyRootfs)
+        #expect(c.seccompProfile == "builtin")
+        let unconfined = try #require(CommandForm("run --rm --security-opt seccomp=unconfined busybox true"))
+        #expect(s.confinement(of: unconfined, before: [:])?.seccompProfile == "unconfined")
         #expect(form.positionals == ["busybox:latest", "date", "-s", "10:00"])
     }
 
@@ -77,7 +93,9 @@ struct TutorRefusalTests {
         let box = TutorSandbox()
         let (code, output) = try box.skiff(["tutor", "--auto", "sandbox"])
         #expect(code == 0, "\(output)")
-        #expect(output.contains("The sandbox refused mount (mount(2)): this container lacks CAP_SYS_ADMIN"), "\(output)")
+        // With Skiff's seccomp profile the filter refuses mount first, as it is opened only with SYS_ADMIN.
+        let mount = output.split(separator: "\n").first { $0.hasPrefix("The sandbox refused mount (mount(2))") } ?? ""
+        #expect(mount.contains("CAP_SYS_ADMIN") && mount.hasSuffix("--cap-add SYS_ADMIN"), "\(output)")
         #expect(output.contains("The sandbox refused touch (writing /escape): the container's root is mounted read-only"))
         #expect(output.contains("mount            allowed"))
         #expect(box.engine.list(all: true).isEmpty)
