@@ -32,6 +32,7 @@ extension Engine {
             var result = ProbeResult(name: probe.name, attempt: probe.attempt, verdict: .blocked, layer: .none,
                                      detail: "", flags: (privileged ? ["--privileged"] : []) + probe.flags)
             result.output = ProbeOutput.parse(text)
+            result.containerID = container.id
             probe.judge(result.output, context, &result)
             each(result)
             results.append(result)

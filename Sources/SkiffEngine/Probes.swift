@@ -23,6 +23,8 @@ public struct ProbeResult: Sendable {
     public var flags: [String]
     /// What the probe printed, parsed.
     public var output = ProbeOutput()
+    /// The throwaway container's ID (removed when the probe ends).
+    public var containerID = ""
 
     /// Held: blocked or contained.
     public var held: Bool { verdict != .allowed }

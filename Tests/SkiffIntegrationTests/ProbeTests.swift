@@ -58,6 +58,8 @@ struct ProbeTests {
         #expect(Engine.hostnameForTests() == hostname)
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
         #expect(box.containerIDs.isEmpty)
+        let leaked = results.flatMap { box.leaks(of: $0.containerID) }
+        #expect(leaked.isEmpty, "\(leaked)")
     }
 
     @Test func privilegedLetsMountAndMknodThroughButNamespacesAndCgroupsHold() throws {
@@ -78,6 +80,8 @@ struct ProbeTests {
         for name in ["fork-bomb", "memory", "cpu"] { #expect(byName[name]?.verdict == .blocked, "\(name)") }
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
         #expect(box.containerIDs.isEmpty)
+        let leaked = results.flatMap { box.leaks(of: $0.containerID) }
+        #expect(leaked.isEmpty, "\(leaked)")
     }
 
     @Test func doctorProbesPrintsTheTableAndExitsByTheVerdicts() throws {
