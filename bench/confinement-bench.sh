@@ -7,22 +7,7 @@
 # medians, p10, p90 and ratios.
 #
 #   sudo bench/confinement-bench.sh [ROUNDS]     (default 200)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-rounds=${1:-200}
-[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (containers need namespaces and cgroups)" >&2; exit 1; }
-
-swift build -c release --static-swift-stdlib >/dev/null
-bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-
-work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
-cleanup() {
-  SKIFF_ROOT="$work/skiff" "$bin/skiff" ps -aq 2>/dev/null | xargs -r "$bin/skiff" rm -f >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-export SKIFF_ROOT="$work/skiff"
+source "$(dirname "$0")/prologue.sh"
 "$bin/skiff" run --rm busybox true                          # makes the image and its layer
 "$bin/skiff" run --rm busybox true                          # and the default profile's compiled filter
 python3 bench/alternate.py "$rounds" \

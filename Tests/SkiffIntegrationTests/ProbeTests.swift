@@ -56,10 +56,7 @@ struct ProbeTests {
         #expect(facts.status["NoNewPrivs"] == "1")
         #expect(facts.namespaces["pid"] != nil && facts.namespaces["pid"] != ownNamespace("pid"))
         #expect(Engine.hostnameForTests() == hostname)
-        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
-        #expect(box.containerIDs.isEmpty)
-        let leaked = results.flatMap { box.leaks(of: $0.containerID) }
-        #expect(leaked.isEmpty, "\(leaked)")
+        expectNothingLeft(box, results)
     }
 
     @Test func privilegedLetsMountAndMknodThroughButNamespacesAndCgroupsHold() throws {
@@ -78,10 +75,7 @@ struct ProbeTests {
         #expect(Engine.hostnameForTests() == hostname, "the host's name must not change")
         for name in ["ptrace", "signal"] { #expect(byName[name]?.layer == .namespace("pid")) }
         for name in ["fork-bomb", "memory", "cpu"] { #expect(byName[name]?.verdict == .blocked, "\(name)") }
-        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
-        #expect(box.containerIDs.isEmpty)
-        let leaked = results.flatMap { box.leaks(of: $0.containerID) }
-        #expect(leaked.isEmpty, "\(leaked)")
+        expectNothingLeft(box, results)
     }
 
     @Test func doctorProbesPrintsTheTableAndExitsByTheVerdicts() throws {
@@ -95,6 +89,14 @@ struct ProbeTests {
         #expect(bad.code == 125)
         #expect(bad.stderr.contains("--privileged goes with --probes"))
         #expect(box.allLeaks().isEmpty)
+    }
+
+    /// No state, names or mounts in the sandbox, no cgroup or mount of any probe's container.
+    func expectNothingLeft(_ box: Sandbox, _ results: [ProbeResult]) {
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+        #expect(box.containerIDs.isEmpty)
+        let leaked = results.flatMap { box.leaks(of: $0.containerID) }
+        #expect(leaked.isEmpty, "\(leaked)")
     }
 
     func ownNamespace(_ type: String) -> String? {
