@@ -14,6 +14,8 @@ struct RefusalExplainer {
         var readOnlyRootfs: Bool
         /// The recorded profile: "builtin", "unconfined", a file, or nil (none).
         var seccompProfile: String?
+        /// Masked /proc and /sys paths, read live from a running container.
+        var maskedPaths: [String] = []
     }
 
     /// Programs (busybox applets) and what they ask the kernel for.
@@ -55,9 +57,10 @@ struct RefusalExplainer {
     static func explainLine(_ line: String, program: String, confinement c: Confinement, lang: Language) -> String? {
         let zh = lang == .zh
         if line.lowercased().contains("read-only file system") {
-            let path = line.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0).trimmingCharacters(in: ":'\"") } ?? ""
-            let layer: SandboxLayer = (path.hasPrefix("/proc/") || path.hasPrefix("/sys")) && !c.privileged
-                ? .readOnlyMount(path) : .readOnlyMount("/")
+            let path = writtenPath(line, program: program)
+            let masked = c.maskedPaths.first { path == $0 || path.hasPrefix($0 + "/") }
+            let layer: SandboxLayer = masked.map { .maskedPath($0) }
+                ?? ((path.hasPrefix("/proc/") || path.hasPrefix("/sys")) && !c.privileged ? .readOnlyMount(path) : .readOnlyMount("/"))
             if layer == .readOnlyMount("/") && !c.readOnlyRootfs && !path.isEmpty {
                 return zh ? "\(program):\(path) 所在的挂载是只读的。"
                           : "\(program): \(path) is on a read-only mount."
@@ -68,6 +71,16 @@ struct RefusalExplainer {
         let facts = SeccompFacts.facts(capabilities: c.capabilities, seccompProfile: c.seccompProfile)
         let layer = facts.layer(syscall: need.syscall, capability: need.capability)
         return describe(program, layer: layer, action: need.syscall + "(2)", lang: lang)
+    }
+
+    /// The path a failed write names: the first absolute path in the line, or
+    /// for sysctl its key under /proc/sys.
+    static func writtenPath(_ line: String, program: String) -> String {
+        if program == "sysctl", let quote = line.firstIndex(of: "'") {
+            let key = line[line.index(after: quote)...].prefix { $0 != "'" }
+            return "/proc/sys/" + key.replacingOccurrences(of: ".", with: "/")
+        }
+        return line.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0).trimmingCharacters(in: ":'\"") } ?? ""
     }
 
     static func describe(_ program: String, layer: SandboxLayer, action: String, lang: Language) -> String? {
@@ -87,6 +100,9 @@ struct RefusalExplainer {
         case .readOnlyMount(let path):
             why = zh ? "\(path) 被只读挂载,容器无法通过它改动宿主机内核"
                      : "\(path) is bound read-only so the container cannot change the host's kernel through it"
+        case .maskedPath(let path):
+            why = zh ? "\(path) 被遮住了(上面挂着空的只读 tmpfs 或 /dev/null),它会泄露或改动宿主机的信息"
+                     : "\(path) is masked (an empty read-only tmpfs or /dev/null is mounted over it): it would show or change the host"
         default:
             return nil
         }
@@ -122,9 +138,11 @@ extension TutorSession {
         } else {
             container = engine.list(all: true).first { before[$0.id] == nil }
         }
-        if let c = container?.config {
+        if let container {
+            let c = container.config
+            let masked = container.isRunning ? engine.kernelView(container).Security?.MaskedPaths ?? [] : []
             return .init(capabilities: c.capabilities, privileged: c.privileged, readOnlyRootfs: c.readOnlyRootfs,
-                         seccompProfile: c.seccompProfile)
+                         seccompProfile: c.seccompProfile, maskedPaths: masked)
         }
         guard form.command == "run" else { return nil }
         let privileged = form.options["--privileged"] != nil

@@ -64,6 +64,17 @@ struct TutorRefusalTests {
         #expect(sysctl.first?.hasSuffix("--privileged") == true)
     }
 
+    @Test func maskedPathsAndSysctlKeysAreNamed() {
+        var live = Self.defaults
+        live.maskedPaths = ["/proc/acpi", "/proc/kcore"]
+        let acpi = RefusalExplainer.explain(output: "touch: /proc/acpi/wakeup: Read-only file system", confinement: live, lang: .en)
+        #expect(acpi.first?.contains("/proc/acpi is masked") == true, "\(acpi)")
+        #expect(acpi.first?.hasSuffix("--privileged") == true)
+        let sysctl = RefusalExplainer.explain(output: "sysctl: error setting key 'kernel.domainname': Read-only file system",
+                                              confinement: live, lang: .en)
+        #expect(sysctl.first?.contains("/proc/sys/kernel/domainname is bound read-only") == true, "\(sysctl)")
+    }
+
     @Test func unrelatedOutputIsLeftAlone() {
         #expect(RefusalExplainer.explain(output: "hello\nls: /nope: No such file or directory\n",
                                          confinement: Self.defaults, lang: .en).isEmpty)
@@ -84,6 +95,27 @@ struct TutorRefusalTests {
         let unconfined = try #require(CommandForm("run --rm --security-opt seccomp=unconfined busybox true"))
         #expect(s.confinement(of: unconfined, before: [:])?.seccompProfile == "unconfined")
         #expect(form.positionals == ["busybox:latest", "date", "-s", "10:00"])
+    }
+
+    /// `run --privileged` in the tutor says first what the flag gives away.
+    @Test(.enabled(if: isRoot, rootReason))
+    func runPrivilegedWarnsWhatItGivesAway() throws {
+        let box = TutorSandbox()
+        let lessons = box.base + "/lessons"
+        try FileManager.default.createDirectory(atPath: lessons, withIntermediateDirectories: true)
+        try """
+            skiff-lesson: 1
+            id: privileged-demo
+            title: {en: Privileged, zh: 特权}
+            steps:
+              - id: run
+                text: {en: Run one., zh: 运行一个。}
+                command: run --rm --privileged busybox true
+            """.write(toFile: lessons + "/01-demo.yaml", atomically: true, encoding: .utf8)
+        let (code, output) = try box.skiff(["tutor", "--lessons", lessons, "--auto", "all"])
+        #expect(code == 0, "\(output)")
+        #expect(output.contains("Warning: --privileged gives the container every capability"), "\(output)")
+        #expect(box.engine.list(all: true).isEmpty)
     }
 
     /// The sandbox lesson end to end on the real runtime: the refusals it
