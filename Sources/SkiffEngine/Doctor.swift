@@ -12,6 +12,21 @@ public struct DoctorCheck: Sendable {
 }
 
 extension Engine {
+    /// Whether containers get a device allow-list in their cgroup.
+    func deviceCheck(_ driver: any CgroupDriver) -> DoctorCheck {
+        if driver.version == .v2 {
+            return DoctorCheck(name: "device allow-list", ok: true,
+                               detail: "cgroup v2: a BPF device program attached to each container's cgroup allows "
+                                   + "null, zero, full, random, urandom, tty, console, ptmx and pts",
+                               fix: nil)
+        }
+        let ok = driver.availableControllers.contains("devices")
+        return DoctorCheck(name: "device allow-list", ok: ok,
+                           detail: ok ? "the cgroup v1 devices controller denies all but null, zero, full, random, urandom, tty, console, ptmx and pts"
+                               : "the cgroup v1 devices controller is not mounted: no device allow-list",
+                           fix: ok ? nil : "mkdir -p /sys/fs/cgroup/devices && mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices")
+    }
+
     public func doctor() -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck(name: "root", ok: isRoot,
@@ -29,6 +44,7 @@ extension Engine {
             checks.append(DoctorCheck(name: "cgroups", ok: needed.isEmpty,
                                       detail: "cgroup \(driver.version.rawValue), controllers: \(controllers.joined(separator: " "))",
                                       fix: needed.isEmpty ? nil : "enable the \(needed.joined(separator: ", ")) controller(s) (cgroup v2: add them to cgroup.subtree_control)"))
+            checks.append(deviceCheck(driver))
         } catch {
             checks.append(DoctorCheck(name: "cgroups", ok: false, detail: error.message,
                                       fix: "mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)"))

@@ -57,6 +57,7 @@ extension Engine {
             privileged: spec.privileged, readOnlyRootfs: spec.readOnlyRootfs, limits: spec.limits,
             binds: binds, lowerDirs: lowerDirs, cgroupVersion: driver.version, cgroupName: cgroupName,
             cgroupDirs: driver.directories(for: cgroupName))
+        if spec.privileged { config.limits.allowAllDevices = true }
         config.securityOpt = spec.securityOpt.isEmpty ? nil : spec.securityOpt
         config.noNewPrivileges = security.noNewPrivileges ?? !spec.privileged
         config.user = user.flatMap { $0.isEmpty ? nil : $0 }

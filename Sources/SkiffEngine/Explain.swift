@@ -26,7 +26,8 @@ extension Engine {
         if sections.contains(.namespaces), let s = kernel.Security {
             out.append("")
             out.append("What its processes may do")
-            out.append("  capabilities (\(s.Capabilities.count) of \(Capabilities.names.count)): " + s.Capabilities.joined(separator: " "))
+            out.append("  capabilities (\(s.Capabilities.count) of \(Capabilities.names.count)): "
+                       + (s.Capabilities.isEmpty ? "none in effect" : s.Capabilities.joined(separator: " ")))
             let notable = ["SYS_ADMIN", "SYS_MODULE", "SYS_TIME", "SYS_BOOT", "SYS_PTRACE", "NET_ADMIN"]
             let missing = notable.filter { !s.Capabilities.contains($0) }
             if !missing.isEmpty { out.append("    not among them: " + missing.joined(separator: " ") + " (SYS_ADMIN is what mount needs)") }
@@ -97,7 +98,8 @@ extension Engine {
         }
         for dir in k.Cgroups.Directories { lines.append("  directory: \(dir)") }
         for file in k.Cgroups.Files {
-            var value = file.value
+            // devices.list holds one rule a line: one line here.
+            var value = file.value.split(separator: "\n").joined(separator: ", ")
             if let n = Int64(value), n > 1 << 20, file.path.contains("memory") { value += " (\(Time.bytes(n)))" }
             lines.append("    \(file.path) = \(value)")
         }

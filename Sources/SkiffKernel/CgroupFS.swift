@@ -22,6 +22,10 @@ public struct CgroupFS: Sendable {
     public var fileExists: @Sendable (_ path: String) -> Bool
     /// Sleeps between EBUSY retries.
     public var pause: @Sendable (_ microseconds: UInt32) -> Void
+    /// cgroup v2: attaches a device allow-list program to a directory (`DeviceProgram`).
+    public var attachDeviceRules: @Sendable (_ directory: String, _ rules: [String]) -> SkiffError? = { dir, rules in
+        do throws(SkiffError) { try DeviceProgram.attach(to: dir, rules: rules); return nil } catch { return error }
+    }
 
     public init(
         makeDirectory: @escaping @Sendable (String) -> Int32,

@@ -9,6 +9,25 @@ public enum CgroupVersion: String, Codable, Sendable {
     case v1, v2
 }
 
+/// The devices a container may use, in the devices cgroup's rule syntax
+/// (TYPE MAJOR:MINOR ACCESS): Docker's default list. mknod of any node is
+/// allowed (`m`); reading or writing only the harmless ones. A block device
+/// made with mknod cannot be opened.
+public enum DeviceRules {
+    public static let allowed = [
+        "c *:* m", "b *:* m",
+        "c 1:3 rwm",   // null
+        "c 1:5 rwm",   // zero
+        "c 1:7 rwm",   // full
+        "c 1:8 rwm",   // random
+        "c 1:9 rwm",   // urandom
+        "c 5:0 rwm",   // tty
+        "c 5:1 rwm",   // console
+        "c 5:2 rwm",   // ptmx
+        "c 136:* rwm", // pts/*
+    ]
+}
+
 /// The resource limits of one container, in Docker's units.
 ///
 /// - `memoryBytes`: nil or 0 means no limit; otherwise at least 6 MiB.
@@ -18,6 +37,8 @@ public struct ResourceLimits: Codable, Sendable, Equatable {
     public var memoryBytes: Int64?
     public var pidsLimit: Int64?
     public var nanoCpus: Int64?
+    /// --privileged: no device allow-list in the cgroup. nil or false: `DeviceRules.allowed`.
+    public var allowAllDevices: Bool? = nil
 
     public init(memoryBytes: Int64? = nil, pidsLimit: Int64? = nil, nanoCpus: Int64? = nil) {
         self.memoryBytes = memoryBytes

@@ -5,10 +5,10 @@ import SkiffCommon
 
 /// cgroup v1: one hierarchy per controller (or per group of controllers, like
 /// "cpu,cpuacct"), each its own mount. A container's cgroup is a directory of
-/// the same name in the memory, pids and cpu hierarchies.
+/// the same name in the memory, pids, cpu and devices hierarchies.
 public struct CgroupV1Driver: CgroupDriver {
     /// The controllers Skiff uses, in the order it creates them.
-    public static let controllers = ["memory", "pids", "cpu"]
+    public static let controllers = ["memory", "pids", "cpu", "devices"]
 
     /// Controller → mountpoint of its hierarchy, for the controllers that are
     /// mounted ("cpu" → "/sys/fs/cgroup/cpu,cpuacct" when they share one).
@@ -66,6 +66,7 @@ public struct CgroupV1Driver: CgroupDriver {
                 created += try CgroupOps.makeTree(base: base, name: name, fs: fs) { (_: String) throws(SkiffError) in }
             }
             try writeLimits(name: name, limits: limits)
+            try writeDeviceRules(name: name, limits: limits)
         } catch {
             CgroupOps.rollback(created: created, parents: parentDirectories(for: name), fs: fs)
             throw error
@@ -92,6 +93,18 @@ public struct CgroupV1Driver: CgroupDriver {
         }
     }
 
+    /// Deny every device, then allow Docker's short list (`DeviceRules`).
+    /// --privileged keeps what the parent allows (everything). Without a
+    /// devices hierarchy the container keeps the host's device access and
+    /// only its small /dev (and CAP_MKNOD's lack of a node to open) guard it.
+    private func writeDeviceRules(name: String, limits: ResourceLimits) throws(SkiffError) {
+        guard let dir = directory(for: name, controller: "devices"), limits.allowAllDevices != true else { return }
+        try CgroupOps.write("a", to: dir + "/devices.deny", fs: fs)
+        for rule in DeviceRules.allowed {
+            try CgroupOps.write(rule, to: dir + "/devices.allow", fs: fs)
+        }
+    }
+
     private func parentDirectories(for name: String) -> [String] {
         var result: [String] = []
         for base in Set(mountpoints.values).sorted() {
@@ -111,6 +124,7 @@ public struct CgroupV1Driver: CgroupDriver {
             ("memory", ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.usage_in_bytes"]),
             ("pids", ["pids.max", "pids.current"]),
             ("cpu", ["cpu.cfs_quota_us", "cpu.cfs_period_us"]),
+            ("devices", ["devices.list"]),
         ]
         var result: [CgroupFileValue] = []
         for (controller, files) in wanted {

@@ -51,11 +51,15 @@ public struct CgroupV2Driver: CgroupDriver {
         }
 
         var created: [String] = []
-        do {
+        do throws(SkiffError) {
             created = try CgroupOps.makeTree(base: root, name: name, fs: fs) { (dir: String) throws(SkiffError) in
                 try enableControllers(offered, in: dir, needed: needed)
             }
             try writeLimits(dir: directory(for: name), limits: limits)
+            // v2 has no devices files: a BPF program holds the allow-list.
+            if limits.allowAllDevices != true, let error = fs.attachDeviceRules(directory(for: name), DeviceRules.allowed) {
+                throw error
+            }
         } catch {
             CgroupOps.rollback(created: created, parents: CgroupPaths.parents(base: root, name: name), fs: fs)
             throw error

@@ -194,3 +194,27 @@ extension SeccompRule {
         return true
     }
 }
+
+/// What a profile does with one syscall, for explaining a refusal.
+public enum SeccompVerdict: Sendable, Equatable {
+    case action(SeccompAction)
+    /// Only some argument values are let through (clone, personality, socket).
+    case dependsOnArguments([ResolvedSeccompRule])
+}
+
+extension SeccompProfile {
+    /// The action for `syscall` in a container like `target`: its first
+    /// rule without argument tests, else the argument rules, else the default.
+    public func verdict(for syscall: String, target: SeccompTarget) -> SeccompVerdict {
+        let rules = rules(for: target).filter { $0.syscall == syscall }
+        if let plain = rules.first(where: { $0.arguments.isEmpty }) { return .action(plain.action) }
+        if !rules.isEmpty { return .dependsOnArguments(rules) }
+        return .action(defaultAction)
+    }
+
+    /// The capabilities whose rules allow `syscall` ("mount" → ["SYS_ADMIN"]):
+    /// the `--cap-add` that would open it.
+    public func capabilities(opening syscall: String) -> [String] {
+        rules.filter { $0.action == .allow && $0.names.contains(syscall) }.flatMap(\.onlyIf.capabilities)
+    }
+}

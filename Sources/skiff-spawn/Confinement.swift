@@ -60,14 +60,14 @@ func confineAndExec(_ o: SpawnOptions, filter: [UInt8]?) throws(SetupFailure) ->
     for limit in o.rlimits {
         try check(skiff_set_rlimit(limit.resource, limit.soft, limit.hard), "set ulimit \(limit.name)=\(limit.soft):\(limit.hard)")
     }
-    if !o.user.isEmpty {
-        let root = open("/", SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
-        try check(root < 0 ? -1 : 0, "open /")
-        let user: ResolvedUser
-        do { user = try resolveUser(o.user, rootFD: root) } catch { close(root); throw error }
-        close(root)
-        try switchUser(user)
-    }
+    // Always, root included: the groups of whoever ran skiff must not leak
+    // in; root gets the groups /etc/group lists it in, like any user.
+    let root = open("/", SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
+    try check(root < 0 ? -1 : 0, "open /")
+    let user: ResolvedUser
+    do { user = try resolveUser(o.user.isEmpty ? "0" : o.user, rootFD: root) } catch { close(root); throw error }
+    close(root)
+    try switchUser(user)
     var lastFilter = filter
     if o.allowNewPrivileges, let early = filter {
         // Without no_new_privs only CAP_SYS_ADMIN may load a filter: load it

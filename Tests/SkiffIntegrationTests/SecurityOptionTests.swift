@@ -45,6 +45,11 @@ struct SecurityOptionTests {
         let forced = try box.run(["run", "--rm", "--privileged", "--security-opt", "no-new-privileges",
                                   "busybox", "grep", "NoNewPrivs", "/proc/1/status"])
         #expect(statusField(forced.stdout, "NoNewPrivs") == "1", "\(forced.stdout)")
+        // Without no_new_privs the filter is loaded while CAP_SYS_ADMIN is still held, and still applies.
+        let off = try box.run(["run", "--rm", "--security-opt", "no-new-privileges=false", "busybox",
+                               "grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/1/status"])
+        #expect(statusField(off.stdout, "NoNewPrivs") == "0", "\(off.stdout) \(off.stderr)")
+        #expect(statusField(off.stdout, "Seccomp") == "2", "\(off.stdout)")
     }
 
     @Test func aCustomProfileInDockersFormatIsEnforced() throws {
@@ -92,6 +97,9 @@ struct SecurityOptionTests {
         #expect(statusField(r.stdout, "CapPrm") == "0000000000000000")
         #expect(statusField(r.stdout, "CapBnd") == ConfinementTests.dockerDefaultCaps)
         // Names come from the image's /etc/passwd; the group's members become supplementary groups.
+        // Root too gets its groups from the image, never those of whoever ran skiff.
+        let rootGroups = try box.run(["run", "--rm", "busybox", "grep", "^Groups:", "/proc/self/status"])
+        #expect(statusField(rootGroups.stdout, "Groups") == "0", "\(rootGroups.stdout)")
         let named = try box.run(["run", "--rm", "--user", "nobody", "busybox", "id"])
         #expect(named.stdout.hasPrefix("uid=65534(nobody) gid=65534(nobody)"), "\(named.stdout) \(named.stderr)")
     }
@@ -105,6 +113,9 @@ struct SecurityOptionTests {
         let r = try box.run(["exec", "--user", "app", name, "id"])
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "uid=1500(app) gid=1500(app) groups=50(staff),1500(app)",
                 "\(r.stdout) \(r.stderr)")
+        // exec'd processes run under the container's filter too.
+        let filtered = try box.run(["exec", name, "grep", "^Seccomp:", "/proc/self/status"])
+        #expect(statusField(filtered.stdout, "Seccomp") == "2", "\(filtered.stdout)")
         let numeric = try box.run(["exec", "-u", "4242", name, "id", "-u"])
         #expect(numeric.out == "4242")
         // A symlink to a host file is read inside the container's root, not the host's.
@@ -151,5 +162,19 @@ struct SecurityOptionTests {
         let explain = try box.run(["explain", name]).stdout
         #expect(explain.contains("seccomp"), "\(explain)")
         _ = try box.run(["rm", "-f", name])
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/devices/devices.list"),
+                   "needs the cgroup v1 devices hierarchy"))
+    func aBlockDeviceMadeWithMknodCannotBeOpened() throws {
+        let box = Sandbox()
+        let script = "mknod /tmp/disk b 8 0 && echo made; head -c 1 /tmp/disk 2>&1 >/dev/null; head -c 4 /dev/urandom | wc -c"
+        let r = try box.run(["run", "--rm", "busybox", "sh", "-c", script])
+        #expect(r.stdout.hasPrefix("made\n"), "mknod itself is allowed (c/b *:* m): \(r.stdout)")
+        #expect(r.stdout.contains("Operation not permitted"), "the devices cgroup refuses the open: \(r.stdout)")
+        #expect(r.stdout.hasSuffix("4\n"), "the allowed nodes still work")
+        // --privileged has no allow-list: the open reaches the driver (no such disk here, or the disk itself).
+        let privileged = try box.run(["run", "--rm", "--privileged", "busybox", "sh", "-c", script])
+        #expect(!privileged.stdout.contains("Operation not permitted"), "\(privileged.stdout)")
     }
 }

@@ -52,14 +52,15 @@ struct CgroupDetectionTests {
         #expect(driver.version == .v1)
         let v1 = try #require(driver as? CgroupV1Driver)
         #expect(v1.mountpoints == ["memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids",
-                                   "cpu": "/sys/fs/cgroup/cpu"])
-        #expect(driver.availableControllers == ["memory", "pids", "cpu"])
+                                   "cpu": "/sys/fs/cgroup/cpu", "devices": "/sys/fs/cgroup/devices"])
+        #expect(driver.availableControllers == ["memory", "pids", "cpu", "devices"])
         #expect(driver.directories(for: "skiff/abc") == [
             "/sys/fs/cgroup/memory/skiff/abc", "/sys/fs/cgroup/pids/skiff/abc", "/sys/fs/cgroup/cpu/skiff/abc",
+            "/sys/fs/cgroup/devices/skiff/abc",
         ])
         #expect(driver.procsFiles(for: "skiff/abc") == [
             "/sys/fs/cgroup/memory/skiff/abc/cgroup.procs", "/sys/fs/cgroup/pids/skiff/abc/cgroup.procs",
-            "/sys/fs/cgroup/cpu/skiff/abc/cgroup.procs",
+            "/sys/fs/cgroup/cpu/skiff/abc/cgroup.procs", "/sys/fs/cgroup/devices/skiff/abc/cgroup.procs",
         ])
     }
 

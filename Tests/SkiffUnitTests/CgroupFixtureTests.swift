@@ -102,7 +102,7 @@ final class CgroupFixture: Sendable {
     }
 
     var fs: CgroupFS {
-        CgroupFS(
+        var fs = CgroupFS(
             makeDirectory: { [self] path in makeDirectory(path) },
             removeDirectory: { [self] path in removeDirectory(path) },
             writeFile: { [self] path, value in writeFile(path, value) },
@@ -110,6 +110,12 @@ final class CgroupFixture: Sendable {
             fileExists: { path in Files.exists(path) },
             pause: { [self] _ in state.withLock { $0.pauses += 1 } }
         )
+        // A fixture directory is no cgroup: record what would be attached.
+        fs.attachDeviceRules = { [self] dir, rules in
+            state.withLock { $0.writes.append("\(dir)=device-program(\(rules.count) rules)") }
+            return nil
+        }
+        return fs
     }
 
     // MARK: kernel-like behaviour
@@ -135,6 +141,10 @@ final class CgroupFixture: Sendable {
                     files["cpu.cfs_quota_us"] = "-1\n"
                 case "cpuacct":
                     files["cpuacct.usage"] = "0\n"
+                case "devices":
+                    files["devices.allow"] = ""
+                    files["devices.deny"] = ""
+                    files["devices.list"] = "a *:* rwm\n"
                 default: break
                 }
             }

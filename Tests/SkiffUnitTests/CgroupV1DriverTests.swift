@@ -39,6 +39,28 @@ struct CgroupV1DriverTests {
         try driver.remove(name: name)
     }
 
+    @Test("the devices hierarchy gets deny-all, then Docker's allow-list; privileged keeps the parent's")
+    func deviceAllowList() throws {
+        let fixture = try CgroupFixture(.v1(hierarchies: ["memory": ["memory"], "devices": ["devices"]], memsw: true))
+        let driver = fixture.v1Driver()
+        #expect(driver.availableControllers == ["memory", "devices"])
+        try driver.create(name: name, limits: ResourceLimits())
+        let writes = fixture.writes.map { String($0.split(separator: "/").last!) }
+        #expect(writes.first == "devices.deny=a")
+        #expect(Array(writes.dropFirst()) == DeviceRules.allowed.map { "devices.allow=" + $0 })
+        #expect(DeviceRules.allowed.contains("c 136:* rwm"))
+        #expect(!DeviceRules.allowed.contains { $0.hasPrefix("b ") && $0.hasSuffix("rwm") }, "no block device is readable")
+        #expect(driver.limitFiles(for: name).contains { $0.path.hasSuffix("/devices.list") })
+        try driver.remove(name: name)
+
+        let privileged = try CgroupFixture(.v1(hierarchies: ["devices": ["devices"]], memsw: true))
+        var all = ResourceLimits()
+        all.allowAllDevices = true
+        try privileged.v1Driver().create(name: name, limits: all)
+        #expect(privileged.writes.isEmpty)
+        try privileged.v1Driver().remove(name: name)
+    }
+
     @Test("without swap accounting there is no memsw file to write")
     func noMemsw() throws {
         let fixture = try CgroupFixture.v1(memsw: false)

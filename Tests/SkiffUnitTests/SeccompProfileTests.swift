@@ -105,6 +105,23 @@ struct SeccompProfileTests {
         #expect(!opened.contains { $0.syscall == "clone3" && $0.action != .allow })
     }
 
+    @Test func verdictsExplainARefusalAndNameTheCapabilityThatOpensIt() {
+        let profile = SeccompProfile.skiffDefault
+        #expect(profile.verdict(for: "read", target: amd64) == .action(.allow))
+        #expect(profile.verdict(for: "mount", target: amd64) == .action(.errno(UInt16(EPERM))))
+        #expect(profile.verdict(for: "keyctl", target: amd64) == .action(.errno(UInt16(EPERM))))
+        #expect(profile.verdict(for: "clone3", target: amd64) == .action(.errno(UInt16(ENOSYS))))
+        guard case .dependsOnArguments(let rules) = profile.verdict(for: "clone", target: amd64) else {
+            Issue.record("clone is allowed only without namespace flags")
+            return
+        }
+        #expect(rules.count == 1)
+        #expect(profile.capabilities(opening: "mount") == ["SYS_ADMIN"])
+        #expect(profile.capabilities(opening: "reboot") == ["SYS_BOOT"])
+        #expect(Set(profile.capabilities(opening: "syslog")) == ["SYS_ADMIN", "SYSLOG"])
+        #expect(profile.capabilities(opening: "keyctl").isEmpty, "no flag but seccomp=unconfined opens keyctl")
+    }
+
     @Test func theDefaultProfileCompilesToAFilterTheKernelAccepts() throws {
         let bpf = try SeccompCompiler.compile(.skiffDefault, for: amd64)
         #expect(bpf.count % 8 == 0)

@@ -53,6 +53,11 @@ int skiff_set_rlimit(int resource, uint64_t soft, uint64_t hard);
 /// Needs no_new_privs (or CAP_SYS_ADMIN).
 int skiff_load_seccomp(const void *program, size_t length);
 
+/// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program (`count` 8-byte bpf_insn)
+/// and attaches it to the cgroup v2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI).
+/// The attachment keeps the program alive; it goes with the cgroup.
+int skiff_attach_device_program(int cgroup_fd, const void *insns, unsigned count);
+
 #endif
 
 /// openat2(RESOLVE_IN_ROOT): opens `path` as if `root_fd` were "/", so symlinks
