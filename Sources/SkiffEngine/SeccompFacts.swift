@@ -9,12 +9,10 @@ public enum SeccompFacts {
     /// the call's arguments (clone with namespace flags, say).
     public static func refuses(_ syscall: String, capabilities: [String],
                                profile: SeccompProfile = .skiffDefault) -> Bool? {
-        let rules = profile.rules(for: SeccompTarget(capabilities: capabilities)).filter { $0.syscall == syscall }
-        if rules.contains(where: { $0.action == .allow && $0.arguments.isEmpty }) { return false }
-        if !rules.isEmpty { return nil }
-        switch profile.defaultAction {
-        case .allow, .log: return false
-        default: return true
+        switch profile.verdict(for: syscall, target: SeccompTarget(capabilities: capabilities)) {
+        case .action(.allow), .action(.log): return false
+        case .action: return true
+        case .dependsOnArguments: return nil
         }
     }
 
