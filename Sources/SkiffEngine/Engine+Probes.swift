@@ -28,7 +28,9 @@ extension Engine {
             spec.privileged = privileged
             probe.configure(&spec)
             let (text, container) = try runner.capturedRun(spec)
+            // Its own allow-list refuses a disk unless --privileged allowed every device.
             context.ownDeviceCgroup = container.config.cgroupDirs.contains { $0.contains("/devices/") }
+                && container.config.limits.allowAllDevices != true
             var result = ProbeResult(name: probe.name, attempt: probe.attempt, verdict: .blocked, layer: .none,
                                      detail: "", flags: (privileged ? ["--privileged"] : []) + probe.flags)
             result.output = ProbeOutput.parse(text)
