@@ -102,6 +102,9 @@ struct ProbeTests {
         #expect(box.containerIDs.isEmpty)
         let leaked = results.flatMap { box.leaks(of: $0.containerID) }
         #expect(leaked.isEmpty, "\(leaked)")
+        // The output files are unlinked as soon as they are made.
+        let outputs = ((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("skiff-probe-out-") }
+        #expect(outputs.isEmpty, "\(outputs)")
     }
 
     func ownNamespace(_ type: String) -> String? {
