@@ -108,7 +108,7 @@ struct RefusalExplainer {
         }
         let flag = zh ? "会改变这一点的参数:" : "flag that would change it: "
         return (zh ? "沙箱拒绝了 \(program)(\(action)):" : "The sandbox refused \(program) (\(action)): ")
-            + why + (zh ? "。" : ". ") + flag + layer.flag
+            + why + (zh ? "。" : ". ") + flag + (zh && layer == .readOnlyMount("/") ? "去掉 --read-only" : layer.flag)
     }
 
     /// What `--privileged` gives away, said before such a container starts.
