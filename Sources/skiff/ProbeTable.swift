@@ -5,8 +5,12 @@ import SkiffEngine
 /// probe got out (with --privileged, some always do: that is the lesson).
 enum ProbeTable {
     static func run(_ engine: Engine, privileged: Bool) throws(SkiffError) -> Int32 {
-        print("Running \(privileged ? "the probes in --privileged containers" : "the escape probes in default containers")…")
-        let results = try engine.runProbes(privileged: privileged)
+        var announced = false
+        let results = try engine.runProbes(privileged: privileged) { _ in
+            // Said once the first container ran, so a refusal (not root) comes alone.
+            if !announced { print("Running \(privileged ? "the probes in --privileged containers" : "the escape probes in default containers")…") }
+            announced = true
+        }
         let rows = results.map { r in
             [r.name, r.verdict.rawValue, r.verdict == .allowed ? "-" : r.layer.summary,
              r.verdict == .allowed ? "-" : r.layer.flag, r.detail]
