@@ -36,6 +36,8 @@ public struct ContainerConfig: Codable, Sendable {
     /// --user, else the image's User; nil or empty is root.
     public var user: String? = nil
     public var ulimits: [Ulimit]? = nil
+    /// --group-add, as given.
+    public var groupAdd: [String]? = nil
 
     /// Docker's default set.
     public static let defaultCapabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",

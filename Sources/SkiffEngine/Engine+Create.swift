@@ -35,8 +35,12 @@ extension Engine {
         guard workingDir.hasPrefix("/") else {
             throw SkiffError(.usage, "the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
         }
+        let user = spec.user ?? imageConfig?.user
+        if let user, user.hasPrefix(":") || user.hasSuffix(":") || user.contains(where: { $0.isWhitespace }) {
+            throw SkiffError(.usage, "invalid user: \"\(user)\" (use UID[:GID] or NAME[:GROUP])")
+        }
         let env = try Environment.merge(image: imageConfig?.env ?? [], files: spec.envFiles, flags: spec.env,
-                                        hostname: hostname, tty: spec.tty)
+                                        hostname: hostname, tty: spec.tty, defaultHome: Environment.isRoot(user))
         let binds = try spec.volumes.map { (v) throws(SkiffError) in try Bind.parse(v).description }
         let driver = try cgroupDriver()
         let cgroupName = "skiff/" + id
@@ -44,10 +48,6 @@ extension Engine {
         let capabilities = try CapabilitySet.resolve(add: spec.capAdd, drop: spec.capDrop, privileged: spec.privileged)
         let security = try SecurityOptions.parse(spec.securityOpt)
         let ulimits = try spec.ulimits.map { (u) throws(SkiffError) in try Ulimit.parse(u) }
-        let user = spec.user ?? imageConfig?.user
-        if let user, user.hasPrefix(":") || user.hasSuffix(":") || user.contains(where: { $0.isWhitespace }) {
-            throw SkiffError(.usage, "invalid user: \"\(user)\" (use UID[:GID] or NAME[:GROUP])")
-        }
 
         var config = ContainerConfig(
             id: id, name: name, created: Date(), image: spec.image, imageID: image.id,
@@ -62,6 +62,10 @@ extension Engine {
         config.noNewPrivileges = security.noNewPrivileges ?? !spec.privileged
         config.user = user.flatMap { $0.isEmpty ? nil : $0 }
         config.ulimits = ulimits.isEmpty ? nil : ulimits
+        for group in spec.groupAdd where group.isEmpty || group.contains(where: { $0 == ":" || $0.isWhitespace }) {
+            throw SkiffError(.usage, "invalid --group-add: \"\(group)\" (give a group name or number)")
+        }
+        config.groupAdd = spec.groupAdd.isEmpty ? nil : spec.groupAdd
 
         let dir = root.container(id)
         try Files.makeDirectories(root.containers)
@@ -168,9 +172,19 @@ public struct Bind: Sendable, Equatable, CustomStringConvertible {
 }
 
 enum Environment {
+    /// No --user, or one that names root: HOME defaults to /root.
+    static func isRoot(_ user: String?) -> Bool {
+        guard let user, !user.isEmpty else { return true }
+        let name = user.split(separator: ":", maxSplits: 1).first.map(String.init) ?? user
+        return name == "0" || name == "root"
+    }
+
     /// Image env, then --env-file lines, then -e flags; later wins. `-e NAME`
     /// without a value takes ours, or is dropped when we have none (Docker).
-    static func merge(image: [String], files: [String], flags: [String], hostname: String, tty: Bool) throws(SkiffError) -> [String] {
+    /// `defaultHome: false` (a non-root --user): no HOME=/root; the spawn
+    /// helper sets HOME from the user's passwd entry when none is given.
+    static func merge(image: [String], files: [String], flags: [String], hostname: String, tty: Bool,
+                      defaultHome: Bool = true) throws(SkiffError) -> [String] {
         var order: [String] = []
         var values: [String: String] = [:]
         func set(_ entry: String) throws(SkiffError) {
@@ -205,7 +219,7 @@ enum Environment {
         }
         for e in flags { try set(e) }
         if tty && values["TERM"] == nil { try set("TERM=xterm") }
-        if values["HOME"] == nil { try set("HOME=/root") }
+        if values["HOME"] == nil && defaultHome { try set("HOME=/root") }
         return order.map { $0 + "=" + values[$0]! }
     }
 }

@@ -13,7 +13,8 @@ extension Engine {
         }
         guard !spec.command.isEmpty else { throw SkiffError(.usage, "exec needs a command to run") }
         let env = try Environment.merge(image: c.config.env, files: [], flags: spec.env,
-                                        hostname: c.config.hostname, tty: spec.tty)
+                                        hostname: c.config.hostname, tty: spec.tty,
+                                        defaultHome: Environment.isRoot(spec.user ?? c.config.user))
         var args = ["exec", "--pid", String(c.state.pid), "--workdir", spec.workingDir ?? c.config.workingDir,
                     "--caps", CapabilitySet.mask(c.config.capabilities)]
         args += confinementArguments(c, user: spec.user ?? c.config.user)

@@ -41,6 +41,7 @@ public struct InspectDocument: Encodable, Sendable {
         var ReadonlyRootfs: Bool
         var SecurityOpt: [String]?
         var Ulimits: [Ulimit]?
+        var GroupAdd: [String]?
         var CgroupnsMode = "private"
         var IpcMode = "private"
         var NetworkMode = "none"
@@ -131,7 +132,7 @@ extension Engine {
                               AutoRemove: cfg.autoRemove,
                               CapAdd: added.isEmpty ? nil : added, CapDrop: dropped.isEmpty ? nil : dropped,
                               Privileged: cfg.privileged, ReadonlyRootfs: cfg.readOnlyRootfs,
-                              SecurityOpt: cfg.securityOpt, Ulimits: cfg.ulimits),
+                              SecurityOpt: cfg.securityOpt, Ulimits: cfg.ulimits, GroupAdd: cfg.groupAdd),
             GraphDriver: .init(Data: ["LowerDir": cfg.lowerDirs.reversed().joined(separator: ":"),
                                       "UpperDir": c.upperDir, "WorkDir": c.workDir, "MergedDir": c.mergedDir]),
             Config: .init(Hostname: cfg.hostname, User: cfg.user ?? "", Tty: cfg.tty, OpenStdin: cfg.openStdin, Env: cfg.env, Cmd: cfg.cmd,

@@ -154,6 +154,7 @@ extension Engine {
             args += ["--seccomp", c.directory + "/seccomp.bpf"]
         }
         if let user, !user.isEmpty { args += ["--user", user] }
+        for group in config.groupAdd ?? [] { args += ["--group-add", group] }
         for limit in config.ulimits ?? [] { args += limit.spawnArguments }
         if config.noNewPrivileges == false { args.append("--allow-new-privileges") }
         return args

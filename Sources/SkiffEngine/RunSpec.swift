@@ -28,6 +28,8 @@ public struct RunSpec: Sendable {
     public var user: String?
     /// --ulimit NAME=SOFT[:HARD].
     public var ulimits: [String] = []
+    /// --group-add GROUP: more supplementary groups (names from the image's /etc/group, or numbers).
+    public var groupAdd: [String] = []
     public var detach = false
     public var interactive = false
     public var tty = false

@@ -65,9 +65,12 @@ func confineAndExec(_ o: SpawnOptions, filter: [UInt8]?) throws(SetupFailure) ->
     let root = open("/", SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
     try check(root < 0 ? -1 : 0, "open /")
     let user: ResolvedUser
-    do { user = try resolveUser(o.user.isEmpty ? "0" : o.user, rootFD: root) } catch { close(root); throw error }
+    do { user = try resolveUser(o.user.isEmpty ? "0" : o.user, extraGroups: o.groupAdd, rootFD: root) } catch { close(root); throw error }
     close(root)
     try switchUser(user)
+    var env = o.env
+    // Like runc: HOME from the user's passwd entry when nobody set one.
+    if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + user.home) }
     var lastFilter = filter
     if o.allowNewPrivileges, let early = filter {
         // Without no_new_privs only CAP_SYS_ADMIN may load a filter: load it
@@ -77,7 +80,7 @@ func confineAndExec(_ o: SpawnOptions, filter: [UInt8]?) throws(SetupFailure) ->
     }
     if !o.allowNewPrivileges { try check(skiff_set_no_new_privs(), "set no_new_privs") }
     try check(skiff_limit_capabilities(o.capabilities), "limit capabilities")
-    try execCommand(o.command, env: o.env, seccompFilter: lastFilter)
+    try execCommand(o.command, env: env, seccompFilter: lastFilter)
 }
 
 func loadSeccomp(_ filter: [UInt8]) throws(SetupFailure) {

@@ -47,6 +47,7 @@ struct SpawnOptions {
     var seccompFile = ""          // compiled BPF, loaded last before exec; empty: no filter
     var user = ""                 // --user as given (UID[:GID] or NAME[:GROUP]); resolved in the container's root
     var rlimits: [ResourceLimit] = []
+    var groupAdd: [String] = []   // --group-add: names (from the container's /etc/group) or numbers
     var allowNewPrivileges = false // --privileged without no-new-privileges: no_new_privs stays off
     var command: [String] = []
 }
@@ -103,6 +104,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--read-only": o.readOnlyRootfs = true
         case "--seccomp": o.seccompFile = next()
         case "--user": o.user = next()
+        case "--group-add": o.groupAdd.append(next())
         case "--rlimit":
             let name = next(), resource = next(), soft = next(), hard = next()
             guard let r = Int32(resource), let s = UInt64(soft), let h = UInt64(hard) else {

@@ -8,12 +8,13 @@ struct ResolvedUser {
     var uid: UInt32
     var gid: UInt32
     var groups: [UInt32]
+    var home: String = "/"       // from passwd; "/" without an entry (runc's default)
 }
 
 /// `spec` is --user as given: UID, NAME, UID:GID, NAME:GROUP, ... Reads the
 /// files through `rootFD` with RESOLVE_IN_ROOT: a symlinked /etc/passwd
 /// cannot point the helper at a host file.
-func resolveUser(_ spec: String, rootFD: Int32) throws(SetupFailure) -> ResolvedUser {
+func resolveUser(_ spec: String, extraGroups: [String] = [], rootFD: Int32) throws(SetupFailure) -> ResolvedUser {
     let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     let userPart = parts[0]
     let groupPart = parts.count > 1 ? parts[1] : nil
@@ -23,11 +24,13 @@ func resolveUser(_ spec: String, rootFD: Int32) throws(SetupFailure) -> Resolved
     var uid: UInt32
     var gid: UInt32 = 0
     var name: String? = nil
+    var home = "/"
     if let entry = passwd.first(where: { $0.count >= 4 && ($0[0] == userPart || $0[2] == userPart) }),
        let id = UInt32(entry[2]) {
         uid = id
         gid = UInt32(entry[3]) ?? 0
         name = entry[0]
+        if entry.count >= 6, !entry[5].isEmpty { home = entry[5] }
     } else if let id = UInt32(userPart) {
         uid = id
     } else {
@@ -51,7 +54,19 @@ func resolveUser(_ spec: String, rootFD: Int32) throws(SetupFailure) -> Resolved
             if members.contains(name), let id = UInt32(entry[2]), !groups.contains(id) { groups.append(id) }
         }
     }
-    return ResolvedUser(uid: uid, gid: gid, groups: groups)
+    // --group-add: a name must be in /etc/group; a number need not.
+    for extra in extraGroups {
+        let id: UInt32
+        if let entry = groupFile.first(where: { $0.count >= 3 && $0[0] == extra }), let found = UInt32(entry[2]) {
+            id = found
+        } else if let number = UInt32(extra) {
+            id = number
+        } else {
+            throw SetupFailure(code: 125, message: "unable to find group \(extra): no matching entries in group file")
+        }
+        if !groups.contains(id) { groups.append(id) }
+    }
+    return ResolvedUser(uid: uid, gid: gid, groups: groups, home: home)
 }
 
 /// A small text file of the container's, or nil when it has none.

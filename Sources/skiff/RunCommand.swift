@@ -26,6 +26,7 @@ struct ContainerFlags: ParsableArguments {
     @Option(name: .customLong("security-opt"), help: "Security options: seccomp=unconfined, seccomp=FILE.json, no-new-privileges") var securityOpt: [String] = []
     @Option(name: [.customShort("u"), .long], help: "Username or UID (format: <name|uid>[:<group|gid>])") var user: String?
     @Option(name: .long, help: "Ulimit options (e.g. nofile=1024:2048)") var ulimit: [String] = []
+    @Option(name: .customLong("group-add"), help: "Add additional groups to join") var groupAdd: [String] = []
 
     func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
         var spec = RunSpec(image: image, command: command)
@@ -46,6 +47,7 @@ struct ContainerFlags: ParsableArguments {
         spec.securityOpt = securityOpt
         spec.user = user
         spec.ulimits = ulimit
+        spec.groupAdd = groupAdd
         _ = try SecurityOptions.parse(securityOpt)
         for u in ulimit { _ = try Ulimit.parse(u) }
         if let memory { spec.limits.memoryBytes = try ResourceLimits.parseMemory(memory) }

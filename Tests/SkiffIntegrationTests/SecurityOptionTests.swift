@@ -77,6 +77,7 @@ struct SecurityOptionTests {
             ["--ulimit", "files=10"],
             ["--user", "nosuchuser"],
             ["--user", "0:nosuchgroup"],
+            ["--group-add", "nosuchgroup"],
         ]
         #expect(try box.run(["pull", "busybox"]).code == 0, "the image is there before the failures")
         for flags in cases {
@@ -100,8 +101,14 @@ struct SecurityOptionTests {
         // Root too gets its groups from the image, never those of whoever ran skiff.
         let rootGroups = try box.run(["run", "--rm", "busybox", "grep", "^Groups:", "/proc/self/status"])
         #expect(statusField(rootGroups.stdout, "Groups") == "0", "\(rootGroups.stdout)")
-        let named = try box.run(["run", "--rm", "--user", "nobody", "busybox", "id"])
+        let named = try box.run(["run", "--rm", "--user", "nobody", "busybox", "sh", "-c", "id; echo $HOME"])
         #expect(named.stdout.hasPrefix("uid=65534(nobody) gid=65534(nobody)"), "\(named.stdout) \(named.stderr)")
+        #expect(named.stdout.hasSuffix("\n/home\n"), "HOME comes from nobody's passwd entry: \(named.stdout)")
+        let added = try box.run(["run", "--rm", "--user", "1000:1000", "--group-add", "nobody", "--group-add", "777",
+                                 "busybox", "id"])
+        #expect(added.out == "uid=1000 gid=1000 groups=777,1000,65534(nobody)", "\(added.stdout) \(added.stderr)")
+        let unnamed = try box.run(["run", "--rm", "--user", "1234", "busybox", "sh", "-c", "echo $HOME"])
+        #expect(unnamed.out == "/", "no entry: HOME=/ as runc sets it")
     }
 
     @Test func supplementaryGroupsAndExecUser() throws {

@@ -157,6 +157,13 @@ struct SeccompProfileTests {
         #expect(throws: SkiffError.self) { try SecurityOptions.parse(["apparmor=unconfined"]) }
     }
 
+    @Test func homeDefaultsToRootOnlyForRoot() throws {
+        for user in [nil, "", "0", "root", "0:0", "root:wheel"] { #expect(Environment.isRoot(user), "\(user ?? "nil")") }
+        for user in ["1000", "nobody", "1000:0", "rooty"] { #expect(!Environment.isRoot(user), "\(user)") }
+        let env = try Environment.merge(image: [], files: [], flags: [], hostname: "h", tty: false, defaultHome: false)
+        #expect(!env.contains { $0.hasPrefix("HOME=") })
+    }
+
     @Test func ulimitsAsDockerSpellsThem() throws {
         #expect(try Ulimit.parse("nofile=100:200") == Ulimit(name: "nofile", soft: 100, hard: 200))
         #expect(try Ulimit.parse("nproc=50") == Ulimit(name: "nproc", soft: 50, hard: 50))
