@@ -29,7 +29,7 @@ public struct CommandForm: Equatable, Sendable {
         .init(names: ["--cap-add"], takesValue: true), .init(names: ["--cap-drop"], takesValue: true),
         .init(names: ["--privileged"], takesValue: false), .init(names: ["--read-only"], takesValue: false),
         .init(names: ["--security-opt"], takesValue: true), .init(names: ["-u", "--user"], takesValue: true),
-        .init(names: ["--ulimit"], takesValue: true),
+        .init(names: ["--ulimit"], takesValue: true), .init(names: ["--group-add"], takesValue: true),
     ]
 
     /// Every command the REPL passes to the engine, with its flags.
