@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-spawn", targets: ["skiff-spawn"]),
         .executable(name: "skiff-tutor", targets: ["skiff-tutor"]),
+        .executable(name: "skiff-probe", targets: ["skiff-probe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +50,8 @@ let package = Package(
         ]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
         .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
+        // Escape probes run inside a busybox container, which has no libc: static C.
+        .executableTarget(name: "skiff-probe", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Docker's commands and flags (swift-argument-parser), shared by both binaries.
         .target(name: "SkiffCLI", dependencies: [
             "SkiffEngine", "SkiffBuild", "SkiffImages", "SkiffKernel", "SkiffCommon",

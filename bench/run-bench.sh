@@ -7,24 +7,12 @@
 #   sudo bench/run-bench.sh [ROUNDS]        (default 200)
 #
 # Needs root, crun, runc and python3 (scripts/deps.sh installs crun and runc).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-rounds=${1:-200}
-[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (containers need namespaces and cgroups)" >&2; exit 1; }
-
-swift build -c release --static-swift-stdlib >/dev/null
-bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-
-work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
-cleanup() {
+source "$(dirname "$0")/prologue.sh"
+bench_cleanup_extra() {
   for r in crun runc; do "$r" --root "$work/$r-state" list -q 2>/dev/null | xargs -r -n1 "$r" --root "$work/$r-state" delete -f >/dev/null 2>&1 || true; done
-  SKIFF_ROOT="$work/skiff" "$bin/skiff" ps -aq 2>/dev/null | xargs -r "$bin/skiff" rm -f >/dev/null 2>&1 || true
-  rm -rf "$work"
 }
-trap cleanup EXIT
 
 # One busybox rootfs for everyone: the layer Skiff unpacked from its image.
-export SKIFF_ROOT="$work/skiff"
 "$bin/skiff" run --rm busybox true   # builds the image and unpacks its layer
 layer=$(ls -d "$SKIFF_ROOT"/layers/*/ | head -1)
 for r in crun runc; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Debian/Ubuntu packages Skiff needs: C libraries it links (libarchive,
 # libseccomp, readline), the busybox-static binary the offline base image is
-# made from, and the reference tools the tests and benchmarks compare with.
+# made from, glibc's static libc.a (libc6-dev) for the static skiff-probe, and
+# the reference tools the tests and benchmarks compare with.
 set -euo pipefail
-packages=(pkg-config libarchive-dev libseccomp-dev libreadline-dev busybox-static iproute2 tmux
+packages=(pkg-config libc6-dev libarchive-dev libseccomp-dev libreadline-dev busybox-static iproute2 tmux
           crun runc skopeo umoci)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()

@@ -138,12 +138,7 @@ enum TutorBinary {
     }
 
     static func locate() -> String {
-        if let value = getenv("SKIFF_TUTOR"), value.pointee != 0 { return String(cString: value) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
-        let dir = exe.lastIndex(of: "/").map { String(exe[..<$0]) } ?? "."
-        return dir + "/skiff-tutor"
+        Helper.sibling("skiff-tutor", override: "SKIFF_TUTOR") ?? "skiff-tutor"
     }
 }
 

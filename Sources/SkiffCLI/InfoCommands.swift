@@ -109,8 +109,12 @@ struct Diff: SkiffCommand {
 
 struct Doctor: SkiffCommand {
     static let configuration = CommandConfiguration(commandName: "doctor", abstract: "Check what this machine supports, and how to fix what it lacks")
+    @Flag(help: "Run the escape probes, each in a throwaway container, and show what stopped each one") var probes = false
+    @Flag(help: "With --probes: make the containers --privileged, to see what that gives away") var privileged = false
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        if privileged && !probes { throw SkiffError(.usage, "--privileged goes with --probes") }
+        if probes { return try ProbeTable.run(engine, privileged: privileged) }
         let checks = engine.doctor()
         for check in checks {
             print("\(check.ok ? "ok  " : "FAIL") \(check.name): \(check.detail)")

@@ -5,20 +5,27 @@ import SkiffCommon
 /// Launching skiff-spawn, the single-threaded helper that does all namespace
 /// and mount work. posix_spawn (vfork + exec) is safe from our threads; the
 /// helper then forks and clones in a process that has only one thread.
-enum Helper {
+public enum Helper {
     /// SKIFF_SPAWN, else skiff-spawn beside our own executable.
     static func path() throws(SkiffError) -> String {
-        if let value = getenv("SKIFF_SPAWN"), value.pointee != 0 { return String(cString: value) }
+        if let found = sibling("skiff-spawn", override: "SKIFF_SPAWN") { return found }
+        throw SkiffError(.notFound, "skiff-spawn is missing: it must sit beside the skiff binary (or set SKIFF_SPAWN)")
+    }
+
+    /// The environment variable `override` when set, else the executable
+    /// `name` beside our own (skiff-spawn, skiff-probe).
+    public static func sibling(_ name: String, override: String) -> String? {
+        if let value = getenv(override), value.pointee != 0 { return String(cString: value) }
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         if n > 0 {
             let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if let slash = exe.lastIndex(of: "/") {
-                let candidate = exe[..<slash] + "/skiff-spawn"
+                let candidate = exe[..<slash] + "/" + name
                 if access(String(candidate), X_OK) == 0 { return String(candidate) }
             }
         }
-        throw SkiffError(.notFound, "skiff-spawn is missing: it must sit beside the skiff binary (or set SKIFF_SPAWN)")
+        return nil
     }
 
     struct Launched {

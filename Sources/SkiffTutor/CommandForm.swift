@@ -25,6 +25,11 @@ public struct CommandForm: Equatable, Sendable {
         .init(names: ["--pids-limit"], takesValue: true), .init(names: ["--cpus"], takesValue: true),
         .init(names: ["-i", "--interactive"], takesValue: false), .init(names: ["-t", "--tty"], takesValue: false),
         .init(names: ["--rm"], takesValue: false),
+        // What the container may do (capabilities, seccomp, its root, its user).
+        .init(names: ["--cap-add"], takesValue: true), .init(names: ["--cap-drop"], takesValue: true),
+        .init(names: ["--privileged"], takesValue: false), .init(names: ["--read-only"], takesValue: false),
+        .init(names: ["--security-opt"], takesValue: true), .init(names: ["-u", "--user"], takesValue: true),
+        .init(names: ["--ulimit"], takesValue: true), .init(names: ["--group-add"], takesValue: true),
     ]
 
     /// Every command the REPL passes to the engine, with its flags.
@@ -41,7 +46,8 @@ public struct CommandForm: Equatable, Sendable {
         "ps": [.init(names: ["-a", "--all"], takesValue: false), .init(names: ["-q", "--quiet"], takesValue: false)],
         "logs": [.init(names: ["-f", "--follow"], takesValue: false), .init(names: ["-t", "--timestamps"], takesValue: false),
                  .init(names: ["-n", "--tail"], takesValue: true)],
-        "inspect": [], "explain": [], "diff": [], "wait": [], "doctor": [], "pull": [],
+        "inspect": [], "explain": [], "diff": [], "wait": [], "pull": [],
+        "doctor": [.init(names: ["--probes"], takesValue: false), .init(names: ["--privileged"], takesValue: false)],
         "images": [.init(names: ["-q", "--quiet"], takesValue: false)],
         "commit": [.init(names: ["-m", "--message"], takesValue: true)],
         "history": [.init(names: ["-q", "--quiet"], takesValue: false), .init(names: ["--no-trunc"], takesValue: false)],

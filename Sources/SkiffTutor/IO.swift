@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
 
-/// Copies what a command writes to standard output to the screen and keeps
-/// a copy, so a check can look at "the output of your last command".
+/// Copies what a command writes to standard output (or `fd`) to the screen
+/// and keeps a copy, so a check can look at "the output of your last command".
 final class OutputTee: @unchecked Sendable {
+    private let fd: Int32
     private let saved: Int32
     private let readEnd: Int32
     private let lock = NSLock()
@@ -11,17 +12,18 @@ final class OutputTee: @unchecked Sendable {
     private var finished = false
     private let limit = 1 << 20
 
-    init() {
+    init(fd: Int32 = 1) {
+        self.fd = fd
         fflush(nil)
         var fds: [Int32] = [-1, -1]
-        saved = fcntl(1, F_DUPFD_CLOEXEC, 3)
+        saved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
         guard saved >= 0, pipe(&fds) == 0 else {
             readEnd = -1
             return
         }
         readEnd = fds[0]
         _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        dup2(fds[1], 1)
+        dup2(fds[1], fd)
         close(fds[1])
         let thread = Thread { [self] in self.pump() }
         thread.start()
@@ -48,14 +50,14 @@ final class OutputTee: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Puts standard output back and returns what was written.
+    /// Puts the descriptor back and returns what was written.
     func finish() -> String {
         guard readEnd >= 0 else { return "" }
         fflush(nil)
-        // Restoring fd 1 drops our last copy of the pipe's write end: the
+        // Restoring the descriptor drops our last copy of the pipe's write end: the
         // copier then drains what is left and sees EOF. `saved` stays open
         // until it is done, since the copier writes to it.
-        dup2(saved, 1)
+        dup2(saved, fd)
         var done = false
         for _ in 0..<2500 {
             lock.lock()

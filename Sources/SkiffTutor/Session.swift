@@ -561,6 +561,10 @@ public final class TutorSession {
         let form = CommandForm(words: words)
         let tty = form.map { $0.options["-t"] != nil && ($0.command == "run" || $0.command == "exec") } ?? false
         var code: Int32 = 0
+        var errors = ""
+        if let form, form.command == "run" || form.command == "create", form.options["--privileged"] != nil {
+            screen.say(screen.yellow(RefusalExplainer.privilegedWarning(lang: lang)))
+        }
         fflush(nil)
         let stdinGuard = input.map { StdinReplacement($0) }
         if let form, form.command == "logs", form.options["-f"] != nil {
@@ -571,11 +575,14 @@ public final class TutorSession {
             lastOutput = ""
         } else {
             let tee = OutputTee()
+            let errorTee = OutputTee(fd: 2)
             code = runner(words, engine)
+            errors = errorTee.finish()
             lastOutput = tee.finish()
         }
         stdinGuard?.restore()
         tutorInterrupted = 0
+        if let form { explainRefusals(form, output: lastOutput + "\n" + errors, before: before) }
         showChanges(since: before)
         return code
     }
