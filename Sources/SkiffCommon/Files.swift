@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShim
 
 /// Small file helpers on raw syscalls: no Foundation on the run path.
 public enum Files {
@@ -155,9 +156,11 @@ public enum Files {
         }
         let child = fork()
         if child == 0 {
-            // Hold none of our caller's pipes open: a shell waits for them.
+            // Hold none of our caller's descriptors open: a shell waits for
+            // its pipes, and a lock held through them would outlive us.
+            skiff_close_from(3)
             let null = open("/dev/null", O_RDWR)
-            if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2) }
+            if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
             setsid()
             let fd = open(hidden, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if fd >= 0 { flock(fd, LOCK_EX) }
