@@ -48,7 +48,11 @@ extension Engine {
     /// RCU wait, see skiff-spawn's Standby.swift) overlap parsing, the image
     /// lookup and the container's state. The CLI calls it first thing.
     public func prelaunchHelper() {
-        guard isRoot, let launched = try? Helper.launchStandby(root: root, warm: warmUpProcsFile(), io: .standard) else { return }
+        guard isRoot else { return }
+        let warm = warmUpProcsFile()
+        Trace.mark("warm-up path")
+        guard let launched = try? Helper.launchStandby(root: root, warm: warm, io: .standard) else { return }
+        Trace.mark("standby spawned")
         standby.withLock { current in
             current?.abandon()
             current = launched
