@@ -312,7 +312,7 @@ public struct ImageStore: Sendable {
         let config = try CanonicalJSON.decode(ImageConfig.self, from: try readBlob(manifest.config.digest),
                                               what: "image config \(manifest.config.digest)")
         var size: Int64 = 0
-        for layer in manifest.layers { size += uncompressedSize(of: layer) }
+        for index in manifest.layers.indices { size += contentSize(ofLayer: index, manifest: manifest, config: config) }
         return Image(configDigest: manifest.config.digest, references: references,
                      manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config,
                      created: Image.parseDate(config.created), size: size,
@@ -331,17 +331,27 @@ public struct ImageStore: Sendable {
         throw SkiffError(.notFound, "image index \(digest) has no manifest for linux/\(arch)")
     }
 
-    /// A layer's uncompressed length: the gzip trailer's ISIZE (the length
-    /// modulo 4 GiB, exact for layers below that), else the blob's size.
-    func uncompressedSize(of layer: Descriptor) -> Int64 {
-        guard layer.mediaType.hasSuffix("gzip") else { return layer.size }
-        let fd = open(blobPath(layer.digest), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return layer.size }
-        defer { close(fd) }
-        var trailer = [UInt8](repeating: 0, count: 4)
-        let n = trailer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, off_t(layer.size - 4)) }
-        guard n == 4, layer.size >= 18 else { return layer.size }
-        return Int64(trailer[0]) | Int64(trailer[1]) << 8 | Int64(trailer[2]) << 16 | Int64(trailer[3]) << 24
+    /// The content size of the image's `index`-th layer (bottom first), as
+    /// Docker counts it: see `LayerContentSize`. Read from the layer's cache
+    /// file; else counted in its unpacked directory (and cached), else in
+    /// its tar's entries.
+    func contentSize(ofLayer index: Int, manifest: Manifest, config: ImageConfig) -> Int64 {
+        let layer = manifest.layers[index]
+        let diffIDs = config.rootfs.diffIDs
+        guard index < diffIDs.count else { return tarContentSize(of: layer) ?? layer.size }
+        let directory = root.layer(digestHex: diffIDs[index].hex)
+        if let size = LayerContentSize.cached(layerDirectory: directory) { return size }
+        // Only an unpacked layer gets a cache file: it goes when the layer goes.
+        guard Files.isDirectory(directory) else { return tarContentSize(of: layer) ?? layer.size }
+        let counted = Self.treeBytes(directory)
+        LayerContentSize.remember(counted, layerDirectory: directory)
+        return counted
+    }
+
+    private func tarContentSize(of layer: Descriptor) -> Int64? {
+        guard MediaType.isLayer(layer.mediaType),
+              let entries = try? ArchiveReader.entries(ofFile: blobPath(layer.digest)) else { return nil }
+        return LayerContentSize.count(entries: entries)
     }
 
     // MARK: layers
