@@ -108,9 +108,16 @@ public struct ImageStore: Sendable {
     /// through its cache. Returns the manifest's descriptor.
     public func writeImageBlobs(config: ImageConfig, baseLayers: [Descriptor] = [],
                                 adding layers: [LayerBlob]) throws(SkiffError) -> Descriptor {
+        // A streamed layer's file is adopted into the store or removed here.
+        defer { for layer in layers { layer.discard() } }
         var descriptors = baseLayers
         for layer in layers {
-            descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
+            if let file = layer.file {
+                try adoptBlob(file, digest: layer.digest)
+                descriptors.append(Descriptor(mediaType: MediaType.layerGzip, digest: layer.digest, size: layer.size))
+            } else {
+                descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
+            }
         }
         guard descriptors.count == config.rootfs.diffIDs.count else {
             throw SkiffError(.invalidData, "cannot store an image of \(descriptors.count) layers with \(config.rootfs.diffIDs.count) diff_ids")
