@@ -258,13 +258,9 @@ public enum LayerWriter {
     /// the layer's size does not matter. On error the file is removed.
     public static func write(_ entries: [ArchiveEntry], into directory: String) throws(SkiffError) -> LayerBlob {
         try Files.makeDirectories(directory)
-        var template = Array((directory + "/layer-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SkiffError.system("create a temporary file in \(directory)") }
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let (fd, path) = try Files.makeTemporaryFile(prefix: directory + "/layer-")
         do throws(SkiffError) {
             defer { close(fd) }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             let writer = try ArchiveWriter(compression: .gzip, fd: fd, hashing: true)
             for entry in sortedForLayer(entries) { try writer.add(entry) }
             _ = try writer.finish()

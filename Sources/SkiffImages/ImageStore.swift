@@ -399,13 +399,9 @@ public struct ImageStore: Sendable {
     /// writing the same path at the same time.
     func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(SkiffError) {
         try Files.makeDirectories(root.tmp)
-        var template = Array((root.tmp + "/write-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SkiffError.system("create a temporary file in \(root.tmp)") }
-        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let (fd, temp) = try Files.makeTemporaryFile(prefix: root.tmp + "/write-")
         do throws(SkiffError) {
             defer { close(fd) }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             try syscall("chmod \(temp)") { fchmod(fd, 0o644) }
             try Files.writeAll(fd, bytes, what: temp)
         } catch {
