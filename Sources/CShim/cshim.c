@@ -94,6 +94,26 @@ int skiff_open_pty(int *slave_fd, char *slave_name, size_t name_len) {
     return master;
 }
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+int skiff_open_pty_at(const char *ptmx, int *slave_fd, int *number) {
+    int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -1;
+    int unlock = 0;
+    int slave = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0 || ioctl(master, TIOCGPTN, number) != 0 ||
+        (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        int saved = errno;
+        close(master);
+        errno = saved;
+        return -1;
+    }
+    *slave_fd = slave;
+    return master;
+}
+
 size_t skiff_termios_size(void) { return sizeof(struct termios); }
 
 int skiff_make_raw(int fd, void *saved_termios, size_t saved_len) {

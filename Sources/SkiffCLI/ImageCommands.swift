@@ -154,10 +154,7 @@ struct Save: SkiffCommand {
             return 0
         }
         // Streamed into a temporary file beside the target, renamed when whole.
-        var template = Array((output + ".skiff-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SkiffError.system("create a temporary file beside \(output)") }
-        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let (fd, temp) = try Files.makeTemporaryFile(prefix: output + ".skiff-")
         do throws(SkiffError) {
             defer { close(fd) }
             try syscall("chmod \(temp)") { fchmod(fd, 0o644) }

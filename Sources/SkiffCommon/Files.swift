@@ -29,6 +29,16 @@ public enum Files {
         try writeAtomically(path, Array(text.utf8), mode: mode)
     }
 
+    /// A new file `PREFIXxxxxxx` (mkstemp), open for writing and
+    /// close-on-exec; the caller closes it and renames or removes it.
+    public static func makeTemporaryFile(prefix: String) throws(SkiffError) -> (fd: Int32, path: String) {
+        var template = Array((prefix + "XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SkiffError.system("create a temporary file \(prefix)XXXXXX") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return (fd, String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SkiffError) {
         let failure: SkiffError? = bytes.withUnsafeBytes { raw in
             do throws(SkiffError) { try writeAll(fd, raw, what: what) } catch { return error }

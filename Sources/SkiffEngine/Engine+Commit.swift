@@ -42,10 +42,11 @@ extension Engine {
     /// /etc/hostname, /etc/hosts, /etc/resolv.conf, /proc, /sys, /dev) are
     /// left out, as Docker leaves them out, and so is /etc when overlay
     /// copied it up only to hold them (same mode and owner, nothing else in it).
+    /// The layer is a file under tmp/ until the image store adopts it.
     public func changesLayer(of c: Container) throws(SkiffError) -> LayerBlob {
         let mountPoints: Set<String> = ["etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys", "dev"]
-        var entries = try LayerFromDirectory.entries(of: c.upperDir).filter { entry in
-            guard mountPoints.contains(entry.path), entry.contents.isEmpty else { return true }
+        var entries = try LayerFromDirectory.entries(of: c.upperDir, streaming: true).filter { entry in
+            guard mountPoints.contains(entry.path), entry.size == 0 else { return true }
             if entry.kind == .directory, !Files.list(c.upperDir + "/" + entry.path).isEmpty { return true }
             return c.config.lowerDirs.contains { Files.exists($0 + "/" + entry.path) }
         }
@@ -58,6 +59,7 @@ extension Engine {
                 entries.removeAll { $0.path == "etc" }
             }
         }
-        return try LayerWriter.write(entries)
+        // Streamed from the upper dir into tmp/: a big file is never in memory.
+        return try LayerWriter.write(entries, into: images.root.tmp)
     }
 }

@@ -14,7 +14,7 @@ public struct ContainerLayers: Sendable {
         public var diffID: String
         /// The compressed blob's digest; nil when the image is gone.
         public var digest: Digest?
-        /// Uncompressed size; nil when the image is gone.
+        /// Content size (regular files' bytes); nil when the image is gone.
         public var size: Int64?
         /// The history line that made the layer (a Dockerfile instruction,
         /// "skiff commit", …).

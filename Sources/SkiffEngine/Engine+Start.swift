@@ -1,3 +1,4 @@
+import CShim
 import FoundationEssentials
 import Glibc
 import SkiffCommon
@@ -110,6 +111,7 @@ extension Engine {
 
         let detached = io == nil
         var terminal: TerminalSession? = nil
+        var console: (ours: Int32, helpers: Int32)? = nil
         var helperIO = io ?? AttachIO(stdin: -1, stdout: -1, stderr: -1)
         // The helper removes an --rm container once it exits, in the
         // background (Files.removeTreeSoon), attached or not.
@@ -120,24 +122,48 @@ extension Engine {
             if config.tty { args.append("--make-tty") }
             args += ["--log", current.logPath]
         } else if config.tty {
-            do {
-                standby?.abandon()
-                terminal = try TerminalSession(input: io!.stdin, output: io!.stdout)
-            } catch {
+            // As runc's --console-socket: the container makes its terminal in
+            // its own /dev/pts and sends us the master (the helper's fd 4).
+            standby?.abandon()
+            var pair: [Int32] = [-1, -1]
+            if skiff_socketpair_cloexec(&pair) != 0 {
+                let error = SkiffError.system("create the terminal's socket")
                 try? driver.remove(name: config.cgroupName)
                 throw error
             }
-            helperIO = AttachIO(stdin: terminal!.slave, stdout: terminal!.slave, stderr: terminal!.slave)
-            args.append("--tty")
+            console = (pair[0], pair[1])
+            let size = TerminalSession.windowSize(input: io!.stdin, output: io!.stdout)
+            args += ["--tty", "--console-socket", "4", "--tty-size", "\(size.rows):\(size.cols)"]
         } else {
             if config.openStdin { args.append("--stdin") }
             if !config.autoRemove { args += ["--log", current.logPath] }
         }
         args += ["--"] + config.command
 
-        let launched = try Helper.start(args, io: helperIO, terminal: terminal, newSession: detached, root: root,
-                                        standby: terminal == nil ? standby : nil) {
-            try? driver.remove(name: config.cgroupName)
+        let launched: Helper.Launched
+        do {
+            launched = try Helper.start(args, io: helperIO, terminal: nil, newSession: detached, root: root,
+                                        standby: console == nil ? standby : nil,
+                                        extraFDs: console.map { [$0.helpers] } ?? []) {
+                try? driver.remove(name: config.cgroupName)
+            }
+        } catch {
+            if let console { close(console.ours); close(console.helpers) }
+            throw error
+        }
+        if let console {
+            close(console.helpers)
+            var fds: [Int32] = [-1]
+            let got = skiff_recv_fds(console.ours, &fds, 1)
+            close(console.ours)
+            guard got == 1 else {
+                // Never expected: the container started without sending its terminal.
+                let error = SkiffError.system("receive the container's terminal")
+                Glibc.kill(launched.helperPid, SIGTERM)
+                _ = Helper.wait(launched.helperPid)
+                throw error
+            }
+            terminal = TerminalSession(master: fds[0], input: io!.stdin, output: io!.stdout)
         }
         if detached {
             _ = Helper.wait(launched.helperPid) // the daemonizing parent exits at once

@@ -33,7 +33,9 @@ public enum Helper {
         var status: Int32   // read end of the status pipe
     }
 
-    static func launch(_ args: [String], io: AttachIO, newSession: Bool, root: StateRoot) throws(SkiffError) -> Launched {
+    /// `extraFDs` become the helper's fds 4, 5, … (3 is the status pipe).
+    static func launch(_ args: [String], io: AttachIO, newSession: Bool, root: StateRoot,
+                       extraFDs: [Int32] = []) throws(SkiffError) -> Launched {
         let exe = try path()
         var fds: [Int32] = [0, 0]
         try syscall("create status pipe") { skiff_pipe_cloexec(&fds) }
@@ -45,8 +47,9 @@ public enum Helper {
             env.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let keep = [fds[1]]
-        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, 1, newSession ? 1 : 0, &pid)
+        let keep = [fds[1]] + extraFDs
+        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, Int32(keep.count),
+                             newSession ? 1 : 0, &pid)
         close(fds[1])
         if rc != 0 {
             close(fds[0])
@@ -166,13 +169,14 @@ public enum Helper {
     /// A `standby` helper, when given, gets the command line instead of a
     /// new helper being launched.
     static func start(_ args: [String], io: AttachIO, terminal: TerminalSession?, newSession: Bool,
-                      root: StateRoot, standby: Standby? = nil, undo: () -> Void) throws(SkiffError) -> Launched {
+                      root: StateRoot, standby: Standby? = nil, extraFDs: [Int32] = [],
+                      undo: () -> Void) throws(SkiffError) -> Launched {
         let launched: Launched
         do {
             if let standby {
                 launched = try standby.send(args)
             } else {
-                launched = try launch(args, io: io, newSession: newSession, root: root)
+                launched = try launch(args, io: io, newSession: newSession, root: root, extraFDs: extraFDs)
             }
         } catch {
             terminal?.close()

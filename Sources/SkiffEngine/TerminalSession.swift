@@ -13,13 +13,22 @@ final class TerminalSession {
     private var saved: [UInt8]? = nil
     private var size: (rows: UInt16, cols: UInt16) = (0, 0)
 
-    init(input: Int32, output: Int32) throws(SkiffError) {
+    /// A new pty from the host's devpts, its slave for the caller to hand
+    /// out (`exec -t`: the process joins a container that has its /dev).
+    convenience init(input: Int32, output: Int32) throws(SkiffError) {
         var slave: Int32 = -1
         var name = [CChar](repeating: 0, count: 128)
         let master = skiff_open_pty(&slave, &name, name.count)
         if master < 0 { throw SkiffError.system("allocate a terminal") }
-        self.master = master
+        self.init(master: master, input: input, output: output)
         self.slave = slave
+    }
+
+    /// Our terminal (raw mode) and `master`, the pty a container made in
+    /// its own devpts and sent us (`run -t`: see skiff-spawn's setUpTerminal).
+    init(master: Int32, input: Int32, output: Int32) {
+        self.master = master
+        self.slave = -1
         self.input = input
         self.output = output
         syncWindowSize()
@@ -27,6 +36,14 @@ final class TerminalSession {
             var buffer = [UInt8](repeating: 0, count: skiff_termios_size())
             if skiff_make_raw(input, &buffer, buffer.count) == 0 { saved = buffer }
         }
+    }
+
+    /// The size to give a new terminal: our own terminal's, else 24x80.
+    static func windowSize(input: Int32, output: Int32) -> (rows: UInt16, cols: UInt16) {
+        var rows: UInt16 = 0, cols: UInt16 = 0
+        let source = isatty(output) == 1 ? output : input
+        if skiff_get_winsize(source, &rows, &cols) != 0 || rows == 0 { rows = 24; cols = 80 }
+        return (rows, cols)
     }
 
     func closeSlave() {
@@ -41,9 +58,7 @@ final class TerminalSession {
     }
 
     private func syncWindowSize() {
-        var rows: UInt16 = 0, cols: UInt16 = 0
-        let source = isatty(output) == 1 ? output : input
-        if skiff_get_winsize(source, &rows, &cols) != 0 || rows == 0 { rows = 24; cols = 80 }
+        let (rows, cols) = Self.windowSize(input: input, output: output)
         if (rows, cols) != size {
             size = (rows, cols)
             skiff_set_winsize(master, rows, cols)

@@ -29,6 +29,9 @@ public struct ArchiveEntry: Hashable, Sendable {
     public var size: Int64
     /// Extended attributes (pax SCHILY.xattr / LIBARCHIVE.xattr records).
     public var xattrs: [String: [UInt8]]
+    /// A regular file whose data the writer streams from this path (`size`
+    /// bytes) instead of `contents`: how a big layer stays out of memory.
+    public var source: String? = nil
 
     public init(path: String, kind: Kind, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0,
                 mtime: Int64 = 0, contents: [UInt8] = [], xattrs: [String: [UInt8]] = [:]) {

@@ -15,9 +15,8 @@ public struct Image: Hashable, Sendable {
     public var config: ImageConfig
     /// `config.created` as a date; nil when absent or not RFC 3339.
     public var created: Date?
-    /// Uncompressed size of the layers in bytes: the sum of the layers' tar
-    /// lengths, as `docker images` shows (from the gzip trailer, or the blob
-    /// size for an uncompressed layer).
+    /// Content size of the layers in bytes, as `docker images` shows: the
+    /// sum of each layer's regular files (see `LayerContentSize`).
     public var size: Int64
     /// Sum of the layer blobs' sizes (what a registry transfers).
     public var compressedSize: Int64

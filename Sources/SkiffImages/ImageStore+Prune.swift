@@ -114,7 +114,9 @@ extension ImageStore {
             if unlink(path) != 0 && errno != ENOENT { throw SkiffError.system("remove blob \(path)") }
         }
         let keep = Set(diffIDs.map(\.hex)).union(layersInUse.map { String($0.split(separator: "/").last ?? "") })
-        for name in Files.list(root.layers) where name != "l" && !keep.contains(name) {
+        // A layer's HEX.size cache file goes with its layer.
+        for name in Files.list(root.layers)
+        where name != "l" && !keep.contains(String(name.prefix { $0 != "." })) {
             let path = root.layers + "/" + name
             freed += Self.treeBytes(path)
             LayerLinks.remove(root: root, layerHex: name)

@@ -145,6 +145,7 @@ extension ImageStore {
             let directory = root.layer(digestHex: diffID.hex)
             LayerLinks.remove(root: root, layerHex: diffID.hex)
             if Files.exists(directory) { try LayerUnpacker.removeTreeForcibly(directory) }
+            unlink(LayerContentSize.cachePath(layerDirectory: directory))
         }
     }
 
@@ -224,7 +225,7 @@ extension ImageStore {
     public struct LayerDetail: Hashable, Sendable {
         public var digest: Digest
         public var diffID: Digest
-        /// Uncompressed size.
+        /// Content size (see `LayerContentSize`).
         public var size: Int64
         public var createdBy: String?
     }
@@ -235,15 +236,20 @@ extension ImageStore {
         let made = history(of: image).reversed().filter { $0.entry.emptyLayer != true }
         return zip(image.manifest.layers, image.config.rootfs.diffIDs).enumerated().map { i, layer in
             LayerDetail(digest: layer.0.digest, diffID: layer.1,
-                        size: i < made.count ? made[i].size : uncompressedSize(of: layer.0),
+                        size: i < made.count ? made[i].size : layerSize(image, i),
                         createdBy: i < made.count ? made[i].entry.createdBy : nil)
         }
+    }
+
+    private func layerSize(_ image: Image, _ index: Int) -> Int64 {
+        contentSize(ofLayer: index, manifest: image.manifest, config: image.config)
     }
 
     /// One row of `docker history`.
     public struct HistoryRow: Hashable, Sendable {
         public var entry: ImageConfig.History
-        /// Uncompressed size of the entry's layer; 0 for an empty_layer entry.
+        /// Content size of the entry's layer (see `LayerContentSize`); 0 for
+        /// an empty_layer entry.
         public var size: Int64
     }
 
@@ -258,13 +264,13 @@ extension ImageStore {
             if entry.emptyLayer == true {
                 rows.append(HistoryRow(entry: entry, size: 0))
             } else {
-                let size = next < layers.count ? uncompressedSize(of: layers[next]) : 0
+                let size = next < layers.count ? layerSize(image, next) : 0
                 next += 1
                 rows.append(HistoryRow(entry: entry, size: size))
             }
         }
         while next < layers.count {
-            rows.append(HistoryRow(entry: .init(created: image.config.created), size: uncompressedSize(of: layers[next])))
+            rows.append(HistoryRow(entry: .init(created: image.config.created), size: layerSize(image, next)))
             next += 1
         }
         return rows.reversed()

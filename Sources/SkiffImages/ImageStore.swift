@@ -108,9 +108,16 @@ public struct ImageStore: Sendable {
     /// through its cache. Returns the manifest's descriptor.
     public func writeImageBlobs(config: ImageConfig, baseLayers: [Descriptor] = [],
                                 adding layers: [LayerBlob]) throws(SkiffError) -> Descriptor {
+        // A streamed layer's file is adopted into the store or removed here.
+        defer { for layer in layers { layer.discard() } }
         var descriptors = baseLayers
         for layer in layers {
-            descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
+            if let file = layer.file {
+                try adoptBlob(file, digest: layer.digest)
+                descriptors.append(Descriptor(mediaType: MediaType.layerGzip, digest: layer.digest, size: layer.size))
+            } else {
+                descriptors.append(try writeBlob(layer.bytes, mediaType: MediaType.layerGzip))
+            }
         }
         guard descriptors.count == config.rootfs.diffIDs.count else {
             throw SkiffError(.invalidData, "cannot store an image of \(descriptors.count) layers with \(config.rootfs.diffIDs.count) diff_ids")
@@ -312,7 +319,7 @@ public struct ImageStore: Sendable {
         let config = try CanonicalJSON.decode(ImageConfig.self, from: try readBlob(manifest.config.digest),
                                               what: "image config \(manifest.config.digest)")
         var size: Int64 = 0
-        for layer in manifest.layers { size += uncompressedSize(of: layer) }
+        for index in manifest.layers.indices { size += contentSize(ofLayer: index, manifest: manifest, config: config) }
         return Image(configDigest: manifest.config.digest, references: references,
                      manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config,
                      created: Image.parseDate(config.created), size: size,
@@ -331,17 +338,27 @@ public struct ImageStore: Sendable {
         throw SkiffError(.notFound, "image index \(digest) has no manifest for linux/\(arch)")
     }
 
-    /// A layer's uncompressed length: the gzip trailer's ISIZE (the length
-    /// modulo 4 GiB, exact for layers below that), else the blob's size.
-    func uncompressedSize(of layer: Descriptor) -> Int64 {
-        guard layer.mediaType.hasSuffix("gzip") else { return layer.size }
-        let fd = open(blobPath(layer.digest), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return layer.size }
-        defer { close(fd) }
-        var trailer = [UInt8](repeating: 0, count: 4)
-        let n = trailer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, off_t(layer.size - 4)) }
-        guard n == 4, layer.size >= 18 else { return layer.size }
-        return Int64(trailer[0]) | Int64(trailer[1]) << 8 | Int64(trailer[2]) << 16 | Int64(trailer[3]) << 24
+    /// The content size of the image's `index`-th layer (bottom first), as
+    /// Docker counts it: see `LayerContentSize`. Read from the layer's cache
+    /// file; else counted in its unpacked directory (and cached), else in
+    /// its tar's entries.
+    func contentSize(ofLayer index: Int, manifest: Manifest, config: ImageConfig) -> Int64 {
+        let layer = manifest.layers[index]
+        let diffIDs = config.rootfs.diffIDs
+        guard index < diffIDs.count else { return tarContentSize(of: layer) ?? layer.size }
+        let directory = root.layer(digestHex: diffIDs[index].hex)
+        if let size = LayerContentSize.cached(layerDirectory: directory) { return size }
+        // Only an unpacked layer gets a cache file: it goes when the layer goes.
+        guard Files.isDirectory(directory) else { return tarContentSize(of: layer) ?? layer.size }
+        let counted = Self.treeBytes(directory)
+        LayerContentSize.remember(counted, layerDirectory: directory)
+        return counted
+    }
+
+    private func tarContentSize(of layer: Descriptor) -> Int64? {
+        guard MediaType.isLayer(layer.mediaType),
+              let entries = try? ArchiveReader.entries(ofFile: blobPath(layer.digest)) else { return nil }
+        return LayerContentSize.count(entries: entries)
     }
 
     // MARK: layers
@@ -382,13 +399,9 @@ public struct ImageStore: Sendable {
     /// writing the same path at the same time.
     func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(SkiffError) {
         try Files.makeDirectories(root.tmp)
-        var template = Array((root.tmp + "/write-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SkiffError.system("create a temporary file in \(root.tmp)") }
-        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let (fd, temp) = try Files.makeTemporaryFile(prefix: root.tmp + "/write-")
         do throws(SkiffError) {
             defer { close(fd) }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             try syscall("chmod \(temp)") { fchmod(fd, 0o644) }
             try Files.writeAll(fd, bytes, what: temp)
         } catch {

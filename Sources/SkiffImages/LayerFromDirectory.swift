@@ -15,8 +15,11 @@ import Glibc
 /// entry `DIR/.wh..wh..opq`. Overlay's own xattrs (`trusted.overlay.*`,
 /// `user.overlay.*`) are not copied; other xattrs are. Sockets are skipped.
 public enum LayerFromDirectory {
-    /// The entries of the layer (unsorted; `LayerWriter` sorts them).
-    public static func entries(of directory: String) throws(SkiffError) -> [ArchiveEntry] {
+    /// The entries of the layer (unsorted; `LayerWriter` sorts them). With
+    /// `streaming`, regular files are not read: each entry names its file
+    /// as `source` for the writer to stream (the directory must stay as it
+    /// is until then).
+    public static func entries(of directory: String, streaming: Bool = false) throws(SkiffError) -> [ArchiveEntry] {
         var entries: [ArchiveEntry] = []
         var firstPathOfInode: [InodeKey: String] = [:]
 
@@ -53,6 +56,13 @@ public enum LayerFromDirectory {
                         continue
                     }
                     if st.st_nlink > 1 { firstPathOfInode[key] = path }
+                    if streaming {
+                        var file = entry(.regular, xattrs: try xattrs(of: full).kept)
+                        file.size = Int64(st.st_size)
+                        file.source = full
+                        entries.append(file)
+                        continue
+                    }
                     guard let bytes = try Files.read(full) else {
                         throw SkiffError(.notFound, "\(full) disappeared while it was read")
                     }

@@ -30,11 +30,15 @@ public enum LayerUnpacker {
         public var whiteouts = 0
         /// `.wh..wh..opq` markers turned into trusted.overlay.opaque=y.
         public var opaqueDirectories = 0
+        /// Bytes of regular files, hard links not counted again: the
+        /// layer's size as Docker reports it (see `LayerContentSize`).
+        public var contentBytes: Int64 = 0
 
-        public init(entries: Int = 0, whiteouts: Int = 0, opaqueDirectories: Int = 0) {
+        public init(entries: Int = 0, whiteouts: Int = 0, opaqueDirectories: Int = 0, contentBytes: Int64 = 0) {
             self.entries = entries
             self.whiteouts = whiteouts
             self.opaqueDirectories = opaqueDirectories
+            self.contentBytes = contentBytes
         }
     }
 
@@ -97,7 +101,7 @@ public enum LayerUnpacker {
         do throws(SkiffError) {
             // One pass: the diff_id is taken while extracting into staging;
             // a layer that does not match it never reaches `destination`.
-            let (_, actual) = try unpack(archive: archive, into: temp, digesting: diffID != nil)
+            let (summary, actual) = try unpack(archive: archive, into: temp, digesting: diffID != nil)
             if let diffID, let actual, actual != diffID {
                 throw SkiffError(.invalidData, "layer \(archive) does not match its diff_id \(diffID): its uncompressed content is \(actual)")
             }
@@ -112,6 +116,7 @@ public enum LayerUnpacker {
                 try? removeTreeForcibly(temp)
                 return false
             }
+            LayerContentSize.remember(summary.contentBytes, layerDirectory: destination)
             return true
         } catch {
             try? removeTreeForcibly(temp)
@@ -216,6 +221,8 @@ private final class Extraction {
             guard !target.isEmpty else { throw refuse(raw, "it is a hard link to the layer's root") }
             try requireNoSymlinkParents(target, entry: raw)
             archive_entry_set_hardlink(entry, target)
+        } else if type == 0o100000 {
+            summary.contentBytes += archive_entry_size(entry)
         }
 
         // overlayfs keeps its own state in trusted.overlay.*: a layer may not set it.

@@ -35,8 +35,12 @@ struct SpawnOptions {
     var binds: [BindMount] = []
     var logFile = ""             // JSON lines; empty means the container writes to our stdio
     var detach = false
-    var tty = false              // fds 0-2 are a pty slave already (foreground -t)
-    var makeTTY = false          // allocate a pty here and log its output (detached -t)
+    var tty = false              // run: the container gets a terminal whose master goes down --console-socket
+                                 // (foreground -t); exec: fds 0-2 are a pty slave already
+    var makeTTY = false          // run: the container gets a terminal whose output we log (detached -t)
+    var consoleSocket: Int32 = -1 // unix socket the container's pty master is sent down (SCM_RIGHTS)
+    var ttyRows: UInt16 = 24     // the container terminal's first size (--tty-size ROWS:COLS)
+    var ttyCols: UInt16 = 80
     var keepStdin = false
     var nameFile = ""            // names/NAME: released with the state dir when we remove the container
     var removeOnExit = false     // --rm: remove the container once it exits
@@ -93,6 +97,15 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--detach": o.detach = true
         case "--tty": o.tty = true
         case "--make-tty": o.makeTTY = true
+        case "--console-socket":
+            // Fd 4, after the status pipe: what main keeps open.
+            o.consoleSocket = Int32(next()) ?? -1
+            if o.consoleSocket != 4 || !statusOpen || fcntl(o.consoleSocket, F_SETFD, FD_CLOEXEC) == -1 {
+                fail(125, "spawn: --console-socket needs an open descriptor")
+            }
+        case "--tty-size":
+            let size = next().split(separator: ":").compactMap { UInt16($0) }
+            if size.count == 2, size[0] > 0, size[1] > 0 { (o.ttyRows, o.ttyCols) = (size[0], size[1]) }
         case "--stdin": o.keepStdin = true
         case "--name-file": o.nameFile = next()
         case "--remove-on-exit": o.removeOnExit = true

@@ -61,7 +61,7 @@ func isDirectory(_ path: String) -> Bool {
 
 /// `idmappedLayers`: with --userns=private, the monitor's idmapped copies
 /// of the layers (tree descriptors, bottom first).
-func setUpRootFS(_ o: SpawnOptions, consoleSource: String?, idmappedLayers: [Int32]? = nil) throws(SetupFailure) {
+func setUpRootFS(_ o: SpawnOptions, consoleSocket: Int32, idmappedLayers: [Int32]? = nil) throws(SetupFailure) {
     // Nothing we mount may leak back to the host.
     try mountFS("none", "/", nil, Int(MS_REC | MS_PRIVATE))
     if let idmappedLayers { try attachIdmappedLayers(o, idmappedLayers) }
@@ -88,7 +88,8 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?, idmappedLayers: [Int
     try mountFS("proc", proc.path, "proc", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC))
     close(proc.fd)
 
-    try setUpDev(rootFD, consoleSource: consoleSource)
+    try setUpDev(rootFD)
+    if consoleSocket >= 0 { try setUpTerminal(rootFD, o, socket: consoleSocket) }
 
     let sys = try mountPoint(rootFD, "/sys", directory: true)
     // Read-only, unless --privileged (as Docker does).
@@ -116,7 +117,7 @@ func setUpRootFS(_ o: SpawnOptions, consoleSource: String?, idmappedLayers: [Int
 
 /// A small /dev: a tmpfs with the harmless nodes bound from the host's,
 /// a private devpts, shm and the stdio links.
-func setUpDev(_ rootFD: Int32, consoleSource: String?) throws(SetupFailure) {
+func setUpDev(_ rootFD: Int32) throws(SetupFailure) {
     let dev = try mountPoint(rootFD, "/dev", directory: true)
     try mountFS("tmpfs", dev.path, "tmpfs", Int(MS_NOSUID | MS_STRICTATIME), "mode=755,size=65536k")
     close(dev.fd)
@@ -138,11 +139,29 @@ func setUpDev(_ rootFD: Int32, consoleSource: String?) throws(SetupFailure) {
                            ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
         try check(symlinkat(target, devFD, name), "link /dev/\(name)")
     }
-    if let consoleSource {
-        let console = try mountPoint(rootFD, "/dev/console", directory: false)
-        try mountFS(consoleSource, console.path, nil, Int(MS_BIND))
-        close(console.fd)
-    }
+}
+
+/// The container's terminal, as runc makes it: a pty pair from the
+/// container's own devpts (so `tty` says /dev/pts/0), the slave on fds 0-2
+/// and bound on /dev/console, the master sent down `socket` to whoever
+/// copies the terminal (the CLI for a foreground -t, our monitor for -d -t).
+func setUpTerminal(_ rootFD: Int32, _ o: SpawnOptions, socket: Int32) throws(SetupFailure) {
+    let ptmx = try openInRoot(rootFD, "/dev/pts/ptmx", SKIFF_O_PATH)
+    var slave: Int32 = -1
+    var number: Int32 = 0
+    let master = skiff_open_pty_at("/proc/self/fd/\(ptmx)", &slave, &number)
+    close(ptmx)
+    try check(master < 0 ? -1 : 0, "open a terminal in the container's /dev/pts")
+    defer { close(master) }
+    skiff_set_winsize(master, o.ttyRows, o.ttyCols)
+    let console = try mountPoint(rootFD, "/dev/console", directory: false)
+    try mountFS("/proc/self/fd/\(slave)", console.path, nil, Int(MS_BIND))
+    close(console.fd)
+    var fds = [master]
+    try check(skiff_send_fds(socket, &fds, 1) < 0 ? -1 : 0, "hand the terminal over")
+    close(socket)
+    for fd: Int32 in 0...2 { dup2(slave, fd) }
+    if slave > 2 { close(slave) }
 }
 
 /// pivot_root into the rootfs and drop the old root: afterwards the host's

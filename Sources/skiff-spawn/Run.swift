@@ -20,17 +20,17 @@ func runContainer(_ o: SpawnOptions) -> Never {
     var outPipe: (read: Int32, write: Int32)? = nil
     var errPipe: (read: Int32, write: Int32)? = nil
     var ptyMaster: Int32 = -1
-    var ptySlave: Int32 = -1
-    var consoleSource: String? = nil
+    // The container's init makes its terminal in its own devpts and sends
+    // the master down this socket: to us for -d -t, to the CLI for -t.
+    var console: (monitor: Int32, child: Int32)? = nil
 
     if o.makeTTY {
-        var name = [CChar](repeating: 0, count: 128)
-        ptyMaster = skiff_open_pty(&ptySlave, &name, name.count)
-        if ptyMaster < 0 { fail(125, "allocate a terminal: \(errnoText())") }
-        skiff_set_winsize(ptyMaster, 24, 80)
-        consoleSource = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var fds: [Int32] = [-1, -1]
+        if skiff_socketpair_cloexec(&fds) != 0 { fail(125, "create the terminal's socket: \(errnoText())") }
+        console = (fds[0], fds[1])
     } else if o.tty {
-        consoleSource = ttyname(0).map { String(cString: $0) }
+        if o.consoleSocket < 0 { fail(125, "spawn: --tty needs --console-socket") }
+        console = (-1, o.consoleSocket)
     } else if logging {
         outPipe = makePipe()
         errPipe = makePipe()
@@ -56,14 +56,15 @@ func runContainer(_ o: SpawnOptions) -> Never {
         close(sync.read)
         close(joined.write)
         if let s = layerSocket { close(s.monitor) }
+        if let c = console, c.monitor >= 0 { close(c.monitor) }
         containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: layerSocket?.child ?? -1,
-                      ptySlave: ptySlave, outPipe: outPipe?.write, errPipe: errPipe?.write,
-                      consoleSource: consoleSource, filter: filter)
+                      consoleSocket: console?.child ?? -1, outPipe: outPipe?.write, errPipe: errPipe?.write,
+                      filter: filter)
     }
 
     close(sync.write)
     close(joined.read)
-    if ptySlave >= 0 { close(ptySlave) }
+    if let c = console { close(c.child) }
     if let p = outPipe { close(p.write) }
     if let p = errPipe { close(p.write) }
     installForwarding(to: pid)
@@ -98,6 +99,18 @@ func runContainer(_ o: SpawnOptions) -> Never {
     if let failure = awaitExec(sync.read) {
         _ = waitStatus(pid)
         failStart(o, failure.code, failure.message)
+    }
+    if let c = console, c.monitor >= 0 {
+        // Sent before the exec we just saw: it is waiting in the socket.
+        var fds: [Int32] = [-1]
+        if skiff_recv_fds(c.monitor, &fds, 1) < 1 {
+            let why = errnoText()
+            kill(pid, SIGKILL)
+            _ = waitStatus(pid)
+            failStart(o, 125, "receive the container's terminal: \(why)")
+        }
+        close(c.monitor)
+        ptyMaster = fds[0]
     }
     report("ok")
     closeStatus()
@@ -150,15 +163,14 @@ func removeContainer(_ o: SpawnOptions) {
 
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
-func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocket: Int32, ptySlave: Int32,
-                   outPipe: Int32?, errPipe: Int32?, consoleSource: String?, filter: [UInt8]?) -> Never {
+func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocket: Int32, consoleSocket: Int32,
+                   outPipe: Int32?, errPipe: Int32?, filter: [UInt8]?) -> Never {
     do throws(SetupFailure) {
-        if ptySlave >= 0 {
-            for fd: Int32 in 0...2 { dup2(ptySlave, fd) }
-        } else {
+        // With a terminal, setUpRootFS puts its slave on fds 0-2.
+        if consoleSocket < 0 {
             if let outPipe { dup2(outPipe, 1) }
             if let errPipe { dup2(errPipe, 2) }
-            if !o.keepStdin && !o.tty {
+            if !o.keepStdin {
                 let null = open("/dev/null", O_RDONLY)
                 if null >= 0 { dup2(null, 0); close(null) }
             }
@@ -166,7 +178,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
         Trace.mark("init start")
         var idmappedLayers: [Int32]? = nil
         if layerSocket >= 0 { idmappedLayers = try enterUserNamespace(socket: layerSocket, layers: o.lowerDirs.count) }
-        try setUpRootFS(o, consoleSource: consoleSource, idmappedLayers: idmappedLayers)
+        try setUpRootFS(o, consoleSocket: consoleSocket, idmappedLayers: idmappedLayers)
         Trace.mark("rootfs ready")
         var byte: UInt8 = 0
         if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
@@ -186,7 +198,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
                 try check(chdir(o.workingDir), "chdir to \(o.workingDir)", code: 126)
             }
         }
-        if ptySlave >= 0 || o.tty {
+        if consoleSocket >= 0 {
             setsid()
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }

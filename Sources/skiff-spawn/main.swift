@@ -12,8 +12,8 @@ if arguments.count > 1 && arguments[1] == "standby" { arguments = standBy(argume
 if arguments.count > 1 && arguments[1] == "probe-idmap" { probeIdmappedMount(arguments) }
 let options = parseOptions(arguments)
 // Nothing the caller had open reaches the container but stdio (and our
-// status pipe, which is close-on-exec).
-skiff_close_from(statusOpen ? 4 : 3)
+// status pipe and console socket, both close-on-exec).
+skiff_close_from(options.consoleSocket == 4 ? 5 : statusOpen ? 4 : 3)
 switch options.mode {
 case .run: runContainer(options)
 case .exec: execInContainer(options)

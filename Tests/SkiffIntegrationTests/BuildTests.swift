@@ -322,6 +322,29 @@ struct BuildIntegrationTests {
         #expect(tmp.filter { !$0.hasSuffix(".lock") }.isEmpty, "\(tmp)")
     }
 
+    /// Docker's SIZE is what a layer holds, not its tar: a RUN that changed
+    /// nothing is 0B, a COPY of a 40-byte file 40B, and the image is the sum.
+    @Test func historyAndImagesShowLayerContentSizes() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        let note = String(repeating: "x", count: 39) + "\n"
+        let context = try BuildContextDir(["Dockerfile": "FROM busybox\nCOPY note.txt /\nRUN true\n", "note.txt": note])
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        let built = try box.run(["build", "-t", "sizes", context.path], timeout: 120)
+        #expect(built.code == 0, "\(built.stderr)")
+        let rows = try box.run(["history", "--no-trunc", "sizes"]).out.split(separator: "\n")
+        func size(of step: String) -> String? {
+            rows.first { $0.contains(step) }.map { $0.split(separator: " ").last.map(String.init) ?? "" }
+        }
+        #expect(size(of: "RUN /bin/sh -c true") == "0B", "\(rows)")
+        #expect(size(of: "COPY note.txt /") == "40B", "\(rows)")
+        let images = try box.run(["images"]).out.split(separator: "\n")
+        let busyboxSize = images.first { $0.hasPrefix("busybox ") }?.split(separator: " ").last
+        let sizesSize = images.first { $0.hasPrefix("sizes ") }?.split(separator: " ").last
+        #expect(busyboxSize != nil && busyboxSize == sizesSize, "40 bytes more do not show at this scale: \(images)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func scratchImageWithCopiedFilesAndCacheAcrossUnchangedContext() throws {
         let box = Sandbox()
         defer { box.cleanUp() }

@@ -1,9 +1,35 @@
 import Foundation
+import SkiffCommon
 import Testing
 
 /// `skiff commit` on the real binary: a container's changes become an image.
 @Suite("image commit", .enabled(if: isRoot, rootReason))
 struct ImageCommitIntegrationTests {
+    /// The layer is streamed from the upper dir into tmp/ and moved into
+    /// the store: a 200 MB file never sits in commit's memory.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "needs GNU time for the peak memory"))
+    func commitOfABigFileStaysSmallInMemory() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["pull", "busybox"]).code == 0)
+        let made = try box.run(["run", "--name", "zeros", "busybox", "dd", "if=/dev/zero", "of=/zeros.bin",
+                                "bs=1048576", "count=200"], timeout: 120)
+        #expect(made.code == 0, "\(made.stderr)")
+        let timed = try imageCommandRun("/usr/bin/time", ["-v", Sandbox.skiff, "commit", "zeros", "zeros:1"],
+                                        env: ["SKIFF_ROOT": box.root])
+        #expect(timed.status == 0, "\(timed.output)")
+        let peak = timed.output.split(separator: "\n").first { $0.contains("Maximum resident set size") }
+            .flatMap { Int($0.split(separator: " ").last ?? "") }
+        let kib = try #require(peak, "\(timed.output)")
+        // Held in memory, the file alone would be 200 MiB.
+        #expect(kib > 0 && kib < 64 * 1024, "commit peaked at \(kib) KiB")
+        #expect(Files.list(box.root + "/tmp").allSatisfy { !$0.hasPrefix("layer-") })
+        let run = try box.run(["run", "--rm", "zeros:1", "sh", "-c", "wc -c < /zeros.bin"], timeout: 120)
+        #expect(run.out == "209715200", "\(run.stderr)")
+        #expect(try box.run(["rm", "zeros"]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func commitAddsAndDeletesFiles() throws {
         let box = Sandbox()
         defer { box.cleanUp() }

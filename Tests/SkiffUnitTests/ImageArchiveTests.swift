@@ -182,7 +182,7 @@ struct ImageArchiveTests {
             let out = root.path + "/out"
             try Files.makeDirectories(out)
             let summary = try LayerUnpacker.unpack(archive: archive, into: out)
-            #expect(summary == LayerUnpacker.Summary(entries: 4, whiteouts: 3, opaqueDirectories: 1))
+            #expect(summary == LayerUnpacker.Summary(entries: 4, whiteouts: 3, opaqueDirectories: 1, contentBytes: 2))  // "k" and "n"
             #expect(Whiteout.isOverlayWhiteout(out + "/a/gone"))
             #expect(Whiteout.isOverlayWhiteout(out + "/top"))
             #expect(Whiteout.isOverlayWhiteout(out + "/c/x"))

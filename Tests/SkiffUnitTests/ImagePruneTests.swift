@@ -38,7 +38,9 @@ struct ImagePruneTests {
             #expect(all.lines == ["untagged: kept:1", "deleted: " + keptImage.id])
             #expect(!store.hasBlob(kept.layer.digest))
             #expect(store.hasBlob(used.layer.digest))
-            #expect(Files.list(root.layers).filter { $0 != "l" } == [used.layer.diffID.hex])
+            // The used layer stays with its content-size cache file.
+            let usedHex = used.layer.diffID.hex
+            #expect(Files.list(root.layers).filter { $0 != "l" } == [usedHex, usedHex + ".size"])
             #expect(Files.list(root.layerLinks) == [LayerLinks.name(forLayerHex: used.layer.diffID.hex)])
 
             // The container is gone: everything goes.

@@ -31,6 +31,10 @@ int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 int skiff_set_winsize(int fd, unsigned short rows, unsigned short cols);
 /// Opens a new pty pair; returns the master fd and stores the slave's path.
 int skiff_open_pty(int *slave_fd, char *slave_name, size_t name_len);
+/// Opens a pty pair from the devpts instance of `ptmx` (the container's
+/// own): the master is returned, the slave opened through the master
+/// (TIOCGPTPEER, no path lookup) and its number stored (pts/N).
+int skiff_open_pty_at(const char *ptmx, int *slave_fd, int *number);
 int skiff_make_raw(int fd, void *saved_termios, size_t saved_len);
 int skiff_restore_termios(int fd, const void *saved_termios);
 size_t skiff_termios_size(void);
