@@ -30,8 +30,8 @@ extension Engine {
     public func doctor() -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck(name: "root", ok: isRoot,
-                                  detail: isRoot ? "running as root" : "running as uid \(geteuid())",
-                                  fix: isRoot ? nil : "run skiff with sudo; rootless mode is not there yet"))
+                                  detail: isRoot ? "running as root" : "running as uid \(geteuid()): containers run rootless (see below)",
+                                  fix: isRoot ? nil : "run skiff with sudo for cgroup limits, --user, exec and the probes"))
         let filesystems = (try? Files.readString("/proc/filesystems")) ?? nil ?? ""
         let overlay = filesystems.contains("\toverlay\n")
         checks.append(DoctorCheck(name: "overlayfs", ok: overlay,
