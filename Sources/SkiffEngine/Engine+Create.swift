@@ -9,6 +9,8 @@ extension Engine {
     /// `skiff create`: resolve the image, decide the config, write the state
     /// directory. Nothing in the kernel exists yet.
     public func create(_ spec: RunSpec, progress: (String) -> Void = { _ in }) throws(SkiffError) -> Container {
+        // Refused before anything is pulled or made.
+        let rootlessMap = rootless ? try rootlessUserNamespace(spec) : nil
         // Until config.json names its layers, no prune may take them.
         let storeLock = try images.lockStore(exclusive: false)
         defer { storeLock.release() }
@@ -47,7 +49,6 @@ extension Engine {
         let binds = try spec.volumes.map { (v) throws(SkiffError) in try Bind.parse(v).description }
         let driver = try cgroupDriver()
         let cgroupName = "skiff/" + id
-        let rootlessMap = rootless ? try rootlessUserNamespace(spec) : nil
 
         let capabilities = try CapabilitySet.resolve(add: spec.capAdd, drop: spec.capDrop, privileged: spec.privileged)
         let security = try SecurityOptions.parse(spec.securityOpt)

@@ -13,14 +13,13 @@ import SkiffKernel
 ///
 /// What it cannot do, and says so: cgroups are root's (cgroup v1 has no
 /// delegation; v2 delegation is not used yet), so --memory, --pids-limit
-/// and --cpus are refused, not silently dropped; --userns=host would
-/// need the host's root; `exec` and the probes still need root.
+/// and --cpus are refused, not silently dropped; `exec` and the probes
+/// still need root. --userns changes nothing rootless: as with Docker
+/// rootless, "host" is the user's own namespace, and every container
+/// has a private one inside it.
 extension Engine {
     /// Checks a rootless `create` and returns its user namespace map.
     func rootlessUserNamespace(_ spec: RunSpec) throws(SkiffError) -> UserNamespaceMap {
-        if spec.userns == "host" {
-            throw SkiffError(.unsupported, "--userns=host needs root: a rootless container always has a user namespace of its own")
-        }
         let limits = spec.limits
         let asked = [("--memory", limits.limitsMemory), ("--pids-limit", limits.limitsPids), ("--cpus", limits.limitsCpu)]
             .filter(\.1).map(\.0)

@@ -17,7 +17,7 @@ let unprivilegedUserNamespaces: Bool = {
 @Suite("rootless", .enabled(if: isRoot, "needs root to become another user (setpriv); the containers themselves run as nobody"),
        .enabled(if: unprivilegedUserNamespaces, "the kernel forbids user namespaces to non-root users (max_user_namespaces, unprivileged_userns_clone or AppArmor)"))
 struct RootlessTests {
-    static let user = "nobody"
+    static let user = "65534" // nobody, and nogroup as its group (setpriv takes the same ID for both)
     static let uid = "65534"
 
     /// A sandbox whose state root belongs to nobody.
@@ -108,8 +108,6 @@ struct RootlessTests {
         let box = sandbox()
         let other = try box.run(["run", "--rm", "--user", "1000", "busybox", "true"], as: Self.user)
         #expect(other.code == 125 && other.stderr.contains("maps only root"), "\(other.stderr)")
-        let host = try box.run(["run", "--rm", "--userns=host", "busybox", "true"], as: Self.user)
-        #expect(host.code == 125 && host.stderr.contains("--userns=host needs root"), "\(host.stderr)")
         let started = try box.run(["run", "-d", "--name", "e", "busybox", "sleep", "30"], as: Self.user)
         #expect(started.code == 0, "\(started.stderr)")
         let exec = try box.run(["exec", "e", "true"], as: Self.user)
