@@ -22,7 +22,8 @@ struct TrashTests {
         try Files.makeDirectories(trash + "/removing-busy/upper")
         try Files.makeDirectories(trash + "/staging-other")
         // A live remover holds its tree's lock (another open file description).
-        let held = open(trash + "/removing-busy", O_RDONLY | O_DIRECTORY)
+        // Close-on-exec: a process another test spawns meanwhile must not inherit the lock.
+        let held = open(trash + "/removing-busy", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         #expect(flock(held, LOCK_EX) == 0)
         Files.sweepTrash(trash)
         #expect(!Files.exists(trash + "/removing-abandoned"))
