@@ -71,7 +71,7 @@ extension Engine {
                 + "container root is your own UID, state in \(isRoot ? "~/.local/share/skiff" : root.path)")
         }
         facts.append("without cgroups: \(Self.rootlessCgroupReason), so --memory, --pids-limit and --cpus are refused")
-        facts.append("only root is mapped (one ID): --user with another ID, exec, doctor --probes and images "
+        facts.append("only root is mapped (one ID): --user with another ID, doctor --probes and images "
             + "with whiteouts or opaque directories need root")
         return DoctorCheck(name: "rootless", ok: ok,
                            detail: facts.joined(separator: "; "),

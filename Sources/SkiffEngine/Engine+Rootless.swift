@@ -13,8 +13,8 @@ import SkiffKernel
 ///
 /// What it cannot do, and says so: cgroups are root's (cgroup v1 has no
 /// delegation; v2 delegation is not used yet), so --memory, --pids-limit
-/// and --cpus are refused, not silently dropped; `exec` and the probes
-/// still need root. --userns changes nothing rootless: as with Docker
+/// and --cpus are refused, not silently dropped; the probes still need
+/// root. --userns changes nothing rootless: as with Docker
 /// rootless, "host" is the user's own namespace, and every container
 /// has a private one inside it.
 extension Engine {

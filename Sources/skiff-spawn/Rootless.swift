@@ -14,7 +14,8 @@ import Glibc
 // every capability there, enough to mount overlay (with userxattr), proc,
 // sysfs, tmpfs, devpts and binds, and to pivot_root.
 
-/// Whether this helper runs rootless.
+/// Whether this helper runs rootless. main.swift reads it first: once
+/// `exec` has joined a rootless container's user namespace, our UID reads 0.
 let rootless = getuid() != 0
 
 /// Monitor side: map the init's namespace, then tell it so over `socket`.

@@ -124,14 +124,22 @@ struct RootlessTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
-    @Test func whatNeedsRootSaysSo() throws {
+    @Test func execWorksAndWhatNeedsRootSaysSo() throws {
         let box = sandbox()
         let other = try box.run(["run", "--rm", "--user", "1000", "busybox", "true"], as: Self.user)
         #expect(other.code == 125 && other.stderr.contains("maps only root"), "\(other.stderr)")
         let started = try box.run(["run", "-d", "--name", "e", "busybox", "sleep", "30"], as: Self.user)
         #expect(started.code == 0, "\(started.stderr)")
-        let exec = try box.run(["exec", "e", "true"], as: Self.user)
-        #expect(exec.code == 125 && exec.stderr.contains("exec needs root"), "\(exec.stderr)")
+        // exec joins the container's user namespace first, as root inside.
+        let exec = try box.run(["exec", "e", "sh", "-c", "id -u; touch /from-exec"], as: Self.user)
+        #expect(exec.code == 0 && exec.out == "0", "\(exec.stdout) \(exec.stderr)")
+        let id = try #require(box.containerIDs.first)
+        #expect(owner(box.root + "/containers/\(id)/upper/from-exec") == Self.uid)
+        #expect(try box.run(["exec", "e", "false"], as: Self.user).code == 1)
+        let execUser = try box.run(["exec", "-u", "5", "e", "true"], as: Self.user)
+        #expect(execUser.code == 125 && execUser.stderr.contains("maps only root"), "\(execUser.stderr)")
+        let probes = try box.run(["doctor", "--probes"], as: Self.user)
+        #expect(probes.code != 0 && probes.stderr.contains("escape probes needs root"), "\(probes.stdout) \(probes.stderr)")
         _ = try box.run(["rm", "-f", "e"], as: Self.user)
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
