@@ -112,6 +112,21 @@ struct RootlessTests {
         #expect(!mounts.contains(box.root), "a mount under \(box.root) is left")
     }
 
+    @Test func aTerminalWorksRootless() throws {
+        let box = sandbox()
+        // devpts without gid=5 (not mapped); the monitor logs what the terminal prints.
+        let r = try box.run(["run", "-d", "-t", "--name", "t", "busybox", "sh", "-c", "tty; ls -n /dev/pts/ptmx"], as: Self.user)
+        #expect(r.code == 0, "\(r.stderr)")
+        var logs = try box.run(["logs", "t"], as: Self.user)
+        for _ in 0..<100 where !logs.stdout.contains("ptmx") {
+            usleep(20_000)
+            logs = try box.run(["logs", "t"], as: Self.user)
+        }
+        #expect(logs.stdout.contains("/dev/console") && logs.stdout.contains("ptmx"), "\(logs.stdout) \(logs.stderr)")
+        #expect(try box.run(["rm", "-f", "t"], as: Self.user).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func limitsAreRefusedWithoutCgroups() throws {
         let box = sandbox()
         for flags in [["--memory", "64m"], ["--pids-limit", "20"], ["--cpus", "0.5"]] {
