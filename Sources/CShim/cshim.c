@@ -268,9 +268,9 @@ int skiff_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 #include <linux/seccomp.h>
 #include <sys/resource.h>
 
-int skiff_switch_user(uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups) {
+int skiff_switch_user(uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups, int set_groups) {
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return -1;
-    if (setgroups(ngroups, (const gid_t *)groups) != 0) return -1;
+    if (set_groups && setgroups(ngroups, (const gid_t *)groups) != 0) return -1;
     if (setresgid(gid, gid, gid) != 0) return -1;
     if (setresuid(uid, uid, uid) != 0) return -1;
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;

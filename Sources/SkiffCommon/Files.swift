@@ -120,7 +120,11 @@ public enum Files {
 
     private static func removeTree(_ path: String, device: dev_t, mode: mode_t) throws(SkiffError) {
         if (mode & S_IFMT) == S_IFDIR {
-            guard let dir = opendir(path) else {
+            var opened = opendir(path)
+            // overlayfs leaves its work/work dir mode 000: root reads it
+            // anyway, a rootless owner must first give itself access.
+            if opened == nil && errno == EACCES && geteuid() != 0 && chmod(path, 0o700) == 0 { opened = opendir(path) }
+            guard let dir = opened else {
                 if errno == ENOENT { return }
                 throw SkiffError.system("open directory \(path)")
             }

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// Where Skiff keeps its state: `/var/lib/skiff`, or `SKIFF_ROOT` when set.
+/// Where Skiff keeps its state: `/var/lib/skiff` for root, a per-user
+/// directory for anyone else (rootless mode), or `SKIFF_ROOT` when set.
 ///
 ///     images/      OCI image layout (oci-layout, index.json, blobs/sha256/…)
 ///     layers/      one unpacked directory per layer digest, shared by images;
@@ -18,12 +19,19 @@ public struct StateRoot: Sendable, Equatable {
         self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
-    /// `SKIFF_ROOT` from the environment, else `/var/lib/skiff`.
+    /// `SKIFF_ROOT` from the environment, else `/var/lib/skiff` for root,
+    /// else `$XDG_DATA_HOME/skiff` or `~/.local/share/skiff` (rootless).
     public static func fromEnvironment() -> StateRoot {
-        if let value = getenv("SKIFF_ROOT"), value.pointee != 0 {
-            return StateRoot(path: String(cString: value))
-        }
-        return StateRoot(path: "/var/lib/skiff")
+        if let value = nonEmptyEnv("SKIFF_ROOT") { return StateRoot(path: value) }
+        if geteuid() == 0 { return StateRoot(path: "/var/lib/skiff") }
+        if let data = nonEmptyEnv("XDG_DATA_HOME") { return StateRoot(path: data + "/skiff") }
+        let home = nonEmptyEnv("HOME") ?? getpwuid(geteuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/tmp"
+        return StateRoot(path: home + "/.local/share/skiff")
+    }
+
+    private static func nonEmptyEnv(_ name: String) -> String? {
+        guard let value = getenv(name), value.pointee != 0 else { return nil }
+        return String(cString: value)
     }
 
     public var images: String { path + "/images" }

@@ -3,7 +3,7 @@ import SkiffCommon
 import SkiffImages
 
 /// `skiff doctor`'s user-namespace checks: what --userns=private needs,
-/// and what rootless mode (not in Skiff yet) would find on this machine.
+/// and what rootless mode can do on this machine.
 extension Engine {
     func userNamespaceChecks() -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
@@ -53,8 +53,8 @@ extension Engine {
                            fix: "use a kernel of 5.19 or later and keep SKIFF_ROOT on ext4, xfs, btrfs or tmpfs")
     }
 
-    /// Rootless: a plain user running skiff. Skiff has no rootless mode
-    /// yet; this says what the kernel would allow one here.
+    /// Rootless: a plain user running skiff (Engine+Rootless.swift): what
+    /// the kernel allows here, and what a rootless container gets.
     func rootlessCheck(userns: Bool) -> DoctorCheck {
         var facts: [String] = []
         var ok = userns
@@ -66,23 +66,15 @@ extension Engine {
             facts.append("AppArmor restricts unprivileged user namespaces")
             ok = false
         }
-        if ok { facts.append("a non-root user may create user namespaces") }
-        let user = getenv("SUDO_USER").map { String(cString: $0) } ?? (isRoot ? nil : "uid \(geteuid())")
-        if let user, let name = user.hasPrefix("uid ") ? nil : user {
-            let owns = UserNamespaceMap.subordinateRange("/etc/subuid", owner: name) != nil
-            facts.append(owns ? "\(name) has an /etc/subuid range (more than one ID inside)"
-                              : "\(name) has no /etc/subuid range: only its own UID could be mapped")
+        if ok {
+            facts.append("a non-root user may create user namespaces, so skiff run works without sudo: "
+                + "container root is your own UID, state in \(isRoot ? "~/.local/share/skiff" : root.path)")
         }
-        if Files.exists("/sys/fs/cgroup/cgroup.subtree_control") {
-            let delegated = ((try? Files.readString("/sys/fs/cgroup/user.slice/cgroup.subtree_control")) ?? nil)?.trimmed ?? ""
-            facts.append(delegated.isEmpty ? "cgroup v2 without delegation to user.slice: no memory, pids or cpu limits rootless"
-                                           : "cgroup v2 delegates \(delegated) to user sessions: limits could work rootless")
-        } else {
-            facts.append("cgroup v1: no delegation to users, so a rootless container would run without limits")
-        }
-        // ok: the kernel would let a plain user have a user namespace.
+        facts.append("without cgroups: \(Self.rootlessCgroupReason), so --memory, --pids-limit and --cpus are refused")
+        facts.append("only root is mapped (one ID): --user with another ID, doctor --probes and images "
+            + "with whiteouts or opaque directories need root")
         return DoctorCheck(name: "rootless", ok: ok,
-                           detail: "not in Skiff yet (run as root); this machine: " + facts.joined(separator: "; "),
+                           detail: facts.joined(separator: "; "),
                            fix: ok ? nil : "sysctl -w kernel.unprivileged_userns_clone=1 (Debian) or "
                                + "kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu)")
     }

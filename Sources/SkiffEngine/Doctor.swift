@@ -14,6 +14,12 @@ public struct DoctorCheck: Sendable {
 extension Engine {
     /// Whether containers get a device allow-list in their cgroup.
     func deviceCheck(_ driver: any CgroupDriver) -> DoctorCheck {
+        if rootless {
+            return DoctorCheck(name: "device allow-list", ok: true,
+                               detail: "rootless: no cgroup, so no allow-list; the container may not mknod a host device "
+                                   + "and its /dev holds only the nodes bound in from the host",
+                               fix: nil)
+        }
         if driver.version == .v2 {
             return DoctorCheck(name: "device allow-list", ok: true,
                                detail: "cgroup v2: a BPF device program attached to each container's cgroup allows "
@@ -30,8 +36,8 @@ extension Engine {
     public func doctor() -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck(name: "root", ok: isRoot,
-                                  detail: isRoot ? "running as root" : "running as uid \(geteuid())",
-                                  fix: isRoot ? nil : "run skiff with sudo; rootless mode is not there yet"))
+                                  detail: isRoot ? "running as root" : "running as uid \(geteuid()): containers run rootless (see below)",
+                                  fix: isRoot ? nil : "run skiff with sudo for cgroup limits, --user and the probes"))
         let filesystems = (try? Files.readString("/proc/filesystems")) ?? nil ?? ""
         let overlay = filesystems.contains("\toverlay\n")
         checks.append(DoctorCheck(name: "overlayfs", ok: overlay,
@@ -42,7 +48,8 @@ extension Engine {
             let controllers = driver.availableControllers
             let needed = ["memory", "pids", "cpu"].filter { !controllers.contains($0) }
             checks.append(DoctorCheck(name: "cgroups", ok: needed.isEmpty,
-                                      detail: "cgroup \(driver.version.rawValue), controllers: \(controllers.joined(separator: " "))",
+                                      detail: "cgroup \(driver.version.rawValue), controllers: \(controllers.joined(separator: " "))"
+                                          + (rootless ? " (for root: rootless containers have no cgroup)" : ""),
                                       fix: needed.isEmpty ? nil : "enable the \(needed.joined(separator: ", ")) controller(s) (cgroup v2: add them to cgroup.subtree_control)"))
             checks.append(deviceCheck(driver))
         } catch {

@@ -9,7 +9,8 @@ extension Engine {
     /// `skiff create`: resolve the image, decide the config, write the state
     /// directory. Nothing in the kernel exists yet.
     public func create(_ spec: RunSpec, progress: (String) -> Void = { _ in }) throws(SkiffError) -> Container {
-        try requireRoot("creating a container")
+        // Refused before anything is pulled or made.
+        let rootlessMap = rootless ? try rootlessUserNamespace(spec) : nil
         // Until config.json names its layers, no prune may take them.
         let storeLock = try images.lockStore(exclusive: false)
         defer { storeLock.release() }
@@ -60,7 +61,7 @@ extension Engine {
             capabilities: capabilities,
             privileged: spec.privileged, readOnlyRootfs: spec.readOnlyRootfs, limits: spec.limits,
             binds: binds, lowerDirs: lowerDirs, cgroupVersion: driver.version, cgroupName: cgroupName,
-            cgroupDirs: driver.directories(for: cgroupName))
+            cgroupDirs: rootless ? [] : driver.directories(for: cgroupName))
         if spec.privileged { config.limits.allowAllDevices = true }
         config.securityOpt = spec.securityOpt.isEmpty ? nil : spec.securityOpt
         config.noNewPrivileges = security.noNewPrivileges ?? !spec.privileged
@@ -71,6 +72,7 @@ extension Engine {
         }
         config.groupAdd = spec.groupAdd.isEmpty ? nil : spec.groupAdd
         if try UserNamespaceMap.parseMode(spec.userns) != nil { config.usernsMap = UserNamespaceMap.forThisMachine().map }
+        if let rootlessMap { config.usernsMap = rootlessMap }
 
         let dir = root.container(id)
         try Files.makeDirectories(root.containers)

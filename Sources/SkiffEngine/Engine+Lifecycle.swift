@@ -8,7 +8,6 @@ extension Engine {
     /// SIGTERM (or the given signal), then SIGKILL after `timeout` seconds,
     /// as `docker stop -t` does. Returns once the monitor has recorded the exit.
     public func stop(_ reference: String, timeout: Int = 10) throws(SkiffError) {
-        try requireRoot("stopping a container")
         let c = try container(reference)
         guard c.isRunning else { return }
         try signal(c, SIGTERM)
@@ -25,7 +24,6 @@ extension Engine {
 
     /// `docker kill -s`: the signal goes to the container's PID 1.
     public func kill(_ reference: String, signal name: String = "KILL") throws(SkiffError) {
-        try requireRoot("signalling a container")
         let c = try container(reference)
         guard c.isRunning else {
             throw SkiffError(.conflict, "Cannot kill container: \(reference): container \(c.id) is not running")
@@ -74,7 +72,6 @@ extension Engine {
     /// `docker rm [-f]`. Cleans up from any state, even a crash half-way
     /// through create or start, using what config.json recorded.
     public func remove(_ reference: String, force: Bool) throws(SkiffError) {
-        try requireRoot("removing a container")
         let id = try containers.resolve(reference)
         let loaded = try? containers.load(id: id)
         if let c = loaded, c.isRunning {
@@ -96,7 +93,7 @@ extension Engine {
     func removeResources(id: String, config: ContainerConfig?) throws(SkiffError) {
         let dir = root.container(id)
         if let config {
-            if let driver = try? cgroupDriver() { try driver.remove(name: config.cgroupName) }
+            if !config.cgroupDirs.isEmpty, let driver = try? cgroupDriver() { try driver.remove(name: config.cgroupName) }
             for cgroup in config.cgroupDirs where Files.exists(cgroup) { rmdir(cgroup) }
             containers.release(name: config.name, id: id)
         }

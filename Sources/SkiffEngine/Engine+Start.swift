@@ -88,7 +88,6 @@ extension Engine {
 
     func start(_ given: Container, attach io: AttachIO?, fresh: Bool,
                standby: Helper.Standby? = nil) throws(SkiffError) -> Int32? {
-        try requireRoot("starting a container")
         // A container `create` just made needs no second look.
         let current = fresh ? given : try self.container(given.id)
         if current.isRunning {
@@ -178,7 +177,10 @@ extension Engine {
         unlink(container.directory + "/exit")
         unlink(container.directory + "/pid")
         let driver = try cgroupDriver()
-        try driver.create(name: container.config.cgroupName, limits: container.config.limits)
+        // Rootless containers have none (Engine+Rootless.swift).
+        if !container.config.cgroupDirs.isEmpty {
+            try driver.create(name: container.config.cgroupName, limits: container.config.limits)
+        }
         return driver
     }
 
@@ -200,7 +202,9 @@ extension Engine {
         for lower in config.lowerDirs { args += ["--lower", try LayerLinks.ensure(root: root, layerDirectory: lower)] }
         args += ["--lower", try initLayer()]  // the top lower dir, as Docker's -init layer
         for e in config.env { args += ["--env", e] }
-        for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
+        if !config.cgroupDirs.isEmpty {
+            for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
+        }
         for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }
         if let oom = oomFile(config.cgroupDirs) { args += ["--oom-file", oom] }
         for etc in ["hostname", "hosts", "resolv.conf"] { args += ["--bind", dir + "/" + etc, "/etc/" + etc, "rw"] }

@@ -25,9 +25,13 @@ public final class Engine: Sendable {
 
     public var images: ImageStore { ImageStore(root: root) }
 
+    /// Not root: containers run rootless (Engine+Rootless.swift).
+    var rootless: Bool { !isRoot }
+
+    /// Only for what rootless mode cannot do (see Engine+Rootless.swift).
     func requireRoot(_ what: String) throws(SkiffError) {
         guard isRoot else {
-            throw SkiffError(.permission, "\(what) needs root: namespaces, mounts and cgroups are root's to make (try: sudo skiff …)")
+            throw SkiffError(.permission, "\(what) needs root: rootless mode cannot do it yet (try: sudo skiff …)")
         }
     }
 

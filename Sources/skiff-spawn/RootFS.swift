@@ -73,7 +73,7 @@ func setUpRootFS(_ o: SpawnOptions, consoleSocket: Int32, idmappedLayers: [Int32
     var options = "lowerdir=\(lower),upperdir=\(o.upperDir),workdir=\(o.workDir)"
     // In a user namespace overlay may not set trusted.* xattrs: it marks
     // opaque directories and redirects with user.overlay.* instead.
-    if idmappedLayers != nil { options += ",userxattr" }
+    if idmappedLayers != nil || rootless { options += ",userxattr" }
     let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     if options.utf8.count >= pageSize {
         throw SetupFailure(code: 125, message: "the image's layers and the init layer make \(o.lowerDirs.count) lower dirs: their overlay options (\(options.utf8.count) bytes) exceed the kernel's limit of \(pageSize - 1); squash some layers")
@@ -127,8 +127,9 @@ func setUpDev(_ rootFD: Int32) throws(SetupFailure) {
         close(target.fd)
     }
     let pts = try mountPoint(rootFD, "/dev/pts", directory: true)
+    // Rootless, GID 5 (tty) is not mapped: the terminal keeps root's group.
     try mountFS("devpts", pts.path, "devpts", Int(MS_NOSUID | MS_NOEXEC),
-                "newinstance,ptmxmode=0666,mode=0620,gid=5")
+                "newinstance,ptmxmode=0666,mode=0620" + (rootless ? "" : ",gid=5"))
     close(pts.fd)
     let shm = try mountPoint(rootFD, "/dev/shm", directory: true)
     try mountFS("shm", shm.path, "tmpfs", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=65536k")

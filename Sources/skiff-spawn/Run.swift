@@ -40,7 +40,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
     var flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
     var layerSocket: (monitor: Int32, child: Int32)? = nil
     if let map = o.userns {
-        handOverWritableDirs(o, map: map)
+        if !rootless { handOverWritableDirs(o, map: map) }
         var fds: [Int32] = [-1, -1]
         if skiff_socketpair_cloexec(&fds) != 0 { failStart(o, 125, "create a socket for the idmapped layers: \(errnoText())") }
         layerSocket = (fds[0], fds[1])
@@ -49,7 +49,8 @@ func runContainer(_ o: SpawnOptions) -> Never {
     Trace.mark("clone")
     let pid = skiff_clone_fork(flags)
     if pid < 0 {
-        let hint = o.userns == nil ? "" : " (--userns=private needs user namespaces: see skiff doctor)"
+        let hint = o.userns == nil ? "" : rootless ? " (rootless mode needs user namespaces: see skiff doctor)"
+            : " (--userns=private needs user namespaces: see skiff doctor)"
         failStart(o, 125, "create namespaces: \(errnoText())\(hint)")
     }
     if pid == 0 {
@@ -73,7 +74,8 @@ func runContainer(_ o: SpawnOptions) -> Never {
     report("pid \(pid) \(getpid())")
     if let map = o.userns, let s = layerSocket {
         close(s.child)
-        let failure = setUpUserNamespace(o, map: map, pid: pid, socket: s.monitor)
+        let failure = rootless ? mapOwnIDs(pid: pid, socket: s.monitor)
+            : setUpUserNamespace(o, map: map, pid: pid, socket: s.monitor)
         close(s.monitor)
         if let failure {
             kill(pid, SIGKILL)
@@ -177,7 +179,11 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
         }
         Trace.mark("init start")
         var idmappedLayers: [Int32]? = nil
-        if layerSocket >= 0 { idmappedLayers = try enterUserNamespace(socket: layerSocket, layers: o.lowerDirs.count) }
+        if layerSocket >= 0 && rootless {
+            awaitOwnMap(socket: layerSocket)
+        } else if layerSocket >= 0 {
+            idmappedLayers = try enterUserNamespace(socket: layerSocket, layers: o.lowerDirs.count)
+        }
         try setUpRootFS(o, consoleSocket: consoleSocket, idmappedLayers: idmappedLayers)
         Trace.mark("rootfs ready")
         var byte: UInt8 = 0

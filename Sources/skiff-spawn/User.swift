@@ -89,7 +89,12 @@ func colonRecords(_ text: String) -> [[String]] {
     }
 }
 
+/// Rootless, only root's IDs are mapped and the groups cannot change
+/// (setgroups is denied in the namespace: see Rootless.swift).
 func switchUser(_ user: ResolvedUser) throws(SetupFailure) {
-    let rc = user.groups.withUnsafeBufferPointer { skiff_switch_user(user.uid, user.gid, $0.baseAddress, $0.count) }
+    if rootless && (user.uid != 0 || user.gid != 0) {
+        throw SetupFailure(code: 125, message: "switch to user \(user.uid):\(user.gid): rootless, the container's user namespace maps only root (your own UID); run as root for --user")
+    }
+    let rc = user.groups.withUnsafeBufferPointer { skiff_switch_user(user.uid, user.gid, $0.baseAddress, $0.count, rootless ? 0 : 1) }
     try check(rc, "switch to user \(user.uid):\(user.gid)")
 }

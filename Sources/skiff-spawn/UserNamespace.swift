@@ -58,7 +58,7 @@ func enterUserNamespace(socket: Int32, layers: Int) throws(SetupFailure) -> [Int
     if n < 0 { _exit(125) } // the monitor failed and says why
     close(socket)
     if Int(n) != layers { throw SetupFailure(code: 125, message: "received \(n) of \(layers) idmapped layers") }
-    try check(skiff_switch_user(0, 0, nil, 0), "become root in the user namespace")
+    try check(skiff_switch_user(0, 0, nil, 0, 1), "become root in the user namespace")
     return Array(fds.prefix(Int(n)))
 }
 

@@ -7,6 +7,7 @@ import SkiffCommon
 // Dispatch), exec'd fresh by the engine, so fork/clone here is safe.
 
 Trace.mark("spawn main")
+_ = rootless // decided now, before any setns (Rootless.swift)
 var arguments = CommandLine.arguments
 if arguments.count > 1 && arguments[1] == "standby" { arguments = standBy(arguments) }
 if arguments.count > 1 && arguments[1] == "probe-idmap" { probeIdmappedMount(arguments) }

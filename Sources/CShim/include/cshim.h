@@ -49,7 +49,8 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[],
 /// Becomes uid:gid with these supplementary groups, keeping the permitted
 /// capabilities across the switch (PR_SET_KEEPCAPS) and raising the
 /// effective set back to them, so the capability work that follows still can.
-int skiff_switch_user(uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups);
+/* set_groups 0: keep the supplementary groups (rootless: setgroups is denied). */
+int skiff_switch_user(uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups, int set_groups);
 /// setrlimit(2) by resource number (RLIM_INFINITY is UINT64_MAX).
 int skiff_set_rlimit(int resource, uint64_t soft, uint64_t hard);
 /// Loads a classic BPF program (8-byte sock_filter instructions) as this
