@@ -21,6 +21,12 @@ public enum ExplainSection: String, CaseIterable, Sendable {
 }
 
 extension Engine {
+    /// cgroup v1 writes "no limit" as the largest page-aligned count
+    /// (9223372036854771712); say so rather than "8388608.0 TiB".
+    static func memoryLimit(_ bytes: Int64) -> String {
+        bytes >= Int64(1) << 62 ? "unlimited" : Time.bytes(bytes)
+    }
+
     public func explain(_ reference: String, sections: [ExplainSection] = ExplainSection.allCases) throws(SkiffError) -> String {
         let c = try container(reference)
         let kernel = kernelView(c)
@@ -114,7 +120,7 @@ extension Engine {
         for file in k.Cgroups.Files {
             // devices.list holds one rule a line: one line here.
             var value = file.value.split(separator: "\n").joined(separator: ", ")
-            if let n = Int64(value), n > 1 << 20, file.path.contains("memory") { value += " (\(Time.bytes(n)))" }
+            if let n = Int64(value), n > 1 << 20, file.path.contains("memory") { value += " (\(Self.memoryLimit(n)))" }
             lines.append("    \(file.path) = \(value)")
         }
         return lines
@@ -180,7 +186,7 @@ extension Engine {
             let limits = k.Cgroups.Files.compactMap { file -> String? in
                 let name = String(file.path.split(separator: "/").last ?? "")
                 guard limitNames.contains(name) else { return nil }
-                if let n = Int64(file.value), n > 1 << 20, name.hasPrefix("memory") { return "\(name)=\(Time.bytes(n))" }
+                if let n = Int64(file.value), n > 1 << 20, name.hasPrefix("memory") { return "\(name)=\(Self.memoryLimit(n))" }
                 return "\(name)=\(file.value)"
             }
             lines.append("  cgroups \(k.Cgroups.Version)  " + k.Cgroups.Directories.map(short).joined(separator: " "))
