@@ -23,7 +23,7 @@ struct Images: SkiffCommand {
         var rows: [[String]] = []
         for image in images {
             let created = image.created.map { Time.humanDuration(now.timeIntervalSince($0)) + " ago" } ?? "N/A"
-            let size = Self.dockerSize(image.size)
+            let size = Self.dockerSize(engine.images.contentSize(of: image))
             let names = image.references.isEmpty ? ["<none>:<none>"] : image.references
             for name in names {
                 let colon = name.lastIndex(of: ":")!
@@ -306,7 +306,7 @@ struct ImageInspectDocument: Encodable {
         Architecture = config.architecture
         Variant = config.variant
         Os = config.os
-        Size = image.size
+        Size = store.contentSize(of: image)
         let directories = try store.layerDirectories(for: image)
         self.GraphDriver = .init(Name: "overlay2", Data: ["LowerDir": directories.reversed().joined(separator: ":")])
         self.RootFS = .init(Type: config.rootfs.type, Layers: config.rootfs.diffIDs.map(\.description))

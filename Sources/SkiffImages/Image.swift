@@ -15,21 +15,17 @@ public struct Image: Hashable, Sendable {
     public var config: ImageConfig
     /// `config.created` as a date; nil when absent or not RFC 3339.
     public var created: Date?
-    /// Content size of the layers in bytes, as `docker images` shows: the
-    /// sum of each layer's regular files (see `LayerContentSize`).
-    public var size: Int64
     /// Sum of the layer blobs' sizes (what a registry transfers).
     public var compressedSize: Int64
 
     public init(configDigest: Digest, references: [String], manifestDigest: Digest, manifest: Manifest,
-                config: ImageConfig, created: Date?, size: Int64, compressedSize: Int64) {
+                config: ImageConfig, created: Date?, compressedSize: Int64) {
         self.configDigest = configDigest
         self.references = references
         self.manifestDigest = manifestDigest
         self.manifest = manifest
         self.config = config
         self.created = created
-        self.size = size
         self.compressedSize = compressedSize
     }
 

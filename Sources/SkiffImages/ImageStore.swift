@@ -318,12 +318,17 @@ public struct ImageStore: Sendable {
                                                 what: "manifest \(manifestDescriptor.digest)")
         let config = try CanonicalJSON.decode(ImageConfig.self, from: try readBlob(manifest.config.digest),
                                               what: "image config \(manifest.config.digest)")
-        var size: Int64 = 0
-        for index in manifest.layers.indices { size += contentSize(ofLayer: index, manifest: manifest, config: config) }
         return Image(configDigest: manifest.config.digest, references: references,
                      manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config,
-                     created: Image.parseDate(config.created), size: size,
+                     created: Image.parseDate(config.created),
                      compressedSize: manifest.layers.reduce(0) { $0 + $1.size })
+    }
+
+    /// Content size of the image's layers in bytes, as `docker images` shows:
+    /// the sum of each layer's regular files (see `LayerContentSize`).
+    /// Counted only when asked: `run` resolves images without it.
+    public func contentSize(of image: Image) -> Int64 {
+        image.manifest.layers.indices.reduce(0) { $0 + contentSize(ofLayer: $1, manifest: image.manifest, config: image.config) }
     }
 
     private static func platformManifest(in index: Index, digest: Digest) throws(SkiffError) -> Descriptor {
