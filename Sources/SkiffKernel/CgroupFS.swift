@@ -89,13 +89,6 @@ enum CgroupPaths {
 
     /// The directories above `name` inside `base`, deepest first:
     /// ("/m", "skiff/a/b") gives ["/m/skiff/a", "/m/skiff"].
-    /// The first directory of `name` below `base` (base/skiff): the shared
-    /// parent that remove keeps.
-    static func topParent(base: String, name: String) -> String {
-        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-        return trimmed + "/" + (name.split(separator: "/").first.map(String.init) ?? name)
-    }
-
     static func parents(base: String, name: String) -> [String] {
         let parts = name.split(separator: "/")
         guard parts.count > 1 else { return [] }

@@ -114,13 +114,9 @@ public struct CgroupV1Driver: CgroupDriver {
         return result.sorted { $0.count > $1.count }
     }
 
-    // The shared parent (skiff/) stays, as Docker keeps its docker/ cgroup:
-    // making a memory cgroup again right after removing one blocks for
-    // 2 to 6 ms here, on every run.
     public func remove(name: String) throws(SkiffError) {
         try CgroupPaths.validate(name)
-        let kept = Set(mountpoints.values.map { CgroupPaths.topParent(base: $0, name: name) })
-        try CgroupOps.removeAll(leaves: directories(for: name), parents: parentDirectories(for: name).filter { !kept.contains($0) }, fs: fs)
+        try CgroupOps.removeAll(leaves: directories(for: name), parents: parentDirectories(for: name), fs: fs)
     }
 
     public func limitFiles(for name: String) -> [CgroupFileValue] {

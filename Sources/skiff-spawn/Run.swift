@@ -141,6 +141,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         removeContainer(o)
     }
     Trace.mark("removed")
+    removeSharedParentsLater(o.cgroupDirs)
     exit(code)
 }
 
@@ -231,6 +232,27 @@ func removeCgroups(_ dirs: [String]) {
             if errno != EBUSY { break }
             usleep(10_000)
         }
+    }
+}
+
+/// The shared skiff/ parent cgroups go too once the last container has left
+/// them, but not at once: making the memory parent again right after
+/// removing it blocks the next run for 2 to 6 ms on these machines, so runs
+/// that follow each other (a script, the tutor, a benchmark) keep it. A
+/// detached grandchild waits a moment, then removes each parent that is
+/// empty by then (rmdir refuses one that is not; a `create` racing with it
+/// starts its walk again, see CgroupOps.makeTree). We exit right after, so
+/// the child is init's to reap. `rm` and failed starts remove empty parents
+/// at once through the engine's driver.
+func removeSharedParentsLater(_ dirs: [String], after seconds: UInt32 = 2) {
+    let parents = Set(dirs.compactMap { dir in dir.lastIndex(of: "/").map { String(dir[..<$0]) } })
+    guard !parents.isEmpty else { return }
+    if fork() == 0 {
+        skiff_close_from(0)
+        setsid()
+        sleep(seconds)
+        for parent in parents { rmdir(parent) }
+        _exit(0)
     }
 }
 

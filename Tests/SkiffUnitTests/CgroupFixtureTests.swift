@@ -88,11 +88,6 @@ final class CgroupFixture: Sendable {
     }
 
     /// Every directory below the base whose path (below the base) contains "skiff".
-    /// skiffDirectories less the shared skiff/ parents, which remove keeps.
-    func containerDirectories() -> [String] {
-        skiffDirectories().filter { !$0.hasSuffix("/skiff") }
-    }
-
     func skiffDirectories() -> [String] {
         var found: [String] = []
         func walk(_ dir: String) {

@@ -100,7 +100,7 @@ struct CgroupV1DriverTests {
         #expect(fixture.read("\(fixture.base)/cpu,cpuacct/\(name)/cpu.cfs_quota_us") == "50000")
         #expect(Files.exists("\(fixture.base)/cpu,cpuacct/\(name)/cpuacct.usage"))
         try driver.remove(name: name)
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
     @Test("an absent hierarchy is skipped when no limit needs it")
@@ -129,7 +129,7 @@ struct CgroupV1DriverTests {
             return error.kind == .unsupported && error.message.contains("pids controller")
                 && error.message.contains("mount -t cgroup -o pids")
         }
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
     @Test("a failed write names file and value and removes what was created")
@@ -144,7 +144,7 @@ struct CgroupV1DriverTests {
             return error.message == "write 20 to \(fixture.base)/pids/\(name)/pids.max: Invalid argument"
                 && error.errno == EINVAL && error.kind == .system
         }
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
     @Test("rollback keeps a parent another container uses")
@@ -157,21 +157,21 @@ struct CgroupV1DriverTests {
         #expect(driver.directories(for: "skiff/other").allSatisfy { Files.isDirectory($0) })
         #expect(driver.directories(for: name).allSatisfy { !Files.exists($0) })
         try driver.remove(name: "skiff/other")
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
-    @Test("remove keeps the shared skiff parent, with or without other containers in it")
-    func removeKeepsParents() throws {
+    @Test("remove deletes the empty skiff parent but keeps one still in use")
+    func removeParents() throws {
         let fixture = try CgroupFixture.v1()
         let driver = fixture.v1Driver()
         try driver.create(name: "skiff/a", limits: fullLimits)
         try driver.create(name: "skiff/b", limits: fullLimits)
         try driver.remove(name: "skiff/a")
-        let parents = ["memory", "pids", "cpu"].map { "\(fixture.base)/\($0)/skiff" }
-        #expect(Set(fixture.skiffDirectories()) == Set(parents + parents.map { $0 + "/b" }))
+        #expect(Set(fixture.skiffDirectories()) == Set(
+            ["memory", "pids", "cpu"].flatMap { ["\(fixture.base)/\($0)/skiff", "\(fixture.base)/\($0)/skiff/b"] }))
         #expect(driver.directories(for: "skiff/b").allSatisfy { Files.isDirectory($0) })
         try driver.remove(name: "skiff/b")
-        #expect(Set(fixture.skiffDirectories()) == Set(parents))
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
     @Test("remove of a cgroup that does not exist succeeds")
@@ -188,7 +188,7 @@ struct CgroupV1DriverTests {
         fixture.makeBusy("\(fixture.base)/pids/\(name)", times: 3)
         try driver.remove(name: name)
         #expect(fixture.pauses == 3)
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
     @Test("remove gives up after about a second of EBUSY and names the processes inside")
@@ -207,11 +207,11 @@ struct CgroupV1DriverTests {
                 && error.message.contains("4242, 4243")
         }
         #expect(fixture.pauses == 99)
-        // The other hierarchies were cleaned; the busy one stays.
-        #expect(Set(fixture.containerDirectories()) == [busy])
+        // The other hierarchies were cleaned; the busy one and its parent stay.
+        #expect(Set(fixture.skiffDirectories()) == [busy, "\(fixture.base)/memory/skiff"])
         fixture.makeBusy(busy, times: 0)
         try driver.remove(name: name)
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
     }
 
     @Test("OOM kills come from memory.oom_control")
@@ -241,7 +241,7 @@ struct CgroupV1DriverTests {
         } throws: { error in
             (error as! SkiffError).kind == .usage
         }
-        #expect(fixture.containerDirectories().isEmpty)
+        #expect(fixture.skiffDirectories().isEmpty)
         #expect(fixture.writes.isEmpty)
     }
 }
