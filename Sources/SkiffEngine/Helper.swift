@@ -201,6 +201,7 @@ public enum Helper {
         if proxySignals { SignalProxy.install(target: launched.helperPid) }
         terminal?.proxy(until: launched.helperPid)
         let code = wait(launched.helperPid)
+        Trace.mark("helper exited")
         terminal?.close()
         return code
     }

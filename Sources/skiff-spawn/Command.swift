@@ -1,5 +1,6 @@
 import CShim
 import Glibc
+import SkiffCommon
 
 /// Finds the command the way a shell would, but with the container's PATH
 /// (execvpe would use ours). Errors carry Docker's exit codes.
@@ -30,6 +31,7 @@ func execCommand(_ command: [String], env: [String], seccompFilter: [UInt8]? = n
     let argv = command.map { strdup($0) } + [nil]
     let envp = env.map { strdup($0) } + [nil]
     if let seccompFilter { try loadSeccomp(seccompFilter) }
+    Trace.mark("exec")
     execve(path, argv, envp)
     let code = errno
     switch code {

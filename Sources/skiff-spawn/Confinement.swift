@@ -1,5 +1,6 @@
 import CShim
 import Glibc
+import SkiffCommon
 
 // What keeps a root process inside its namespaces from reaching the host:
 // the parts Docker applies by default.
@@ -68,6 +69,7 @@ func confineAndExec(_ o: SpawnOptions, filter: [UInt8]?) throws(SetupFailure) ->
     do { user = try resolveUser(o.user.isEmpty ? "0" : o.user, extraGroups: o.groupAdd, rootFD: root) } catch { close(root); throw error }
     close(root)
     try switchUser(user)
+    Trace.mark("user switched")
     var env = o.env
     // Like runc: HOME from the user's passwd entry when nobody set one.
     if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + user.home) }

@@ -10,4 +10,6 @@ if arguments.isEmpty && isatty(0) == 1 && isatty(1) == 1 {
     // A new user typing `skiff` lands in the tutor.
     arguments = ["tutor"]
 }
-exit(CLI.main(arguments))
+let code = CLI.main(arguments)
+Trace.mark("cli exit")
+exit(code)
