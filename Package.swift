@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Single-threaded helper: namespaces, mounts, pivot_root, exec; then monitor.
-        .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon"]),
+        .executableTarget(name: "skiff-spawn", dependencies: ["CShim", "SkiffCommon", "SkiffKernel"]),
         // Escape probes run inside a busybox container, which has no libc: static C.
         .executableTarget(name: "skiff-probe", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Docker's commands and flags (swift-argument-parser), shared by both binaries.

@@ -22,7 +22,7 @@ extension Engine {
             standby = nil
         }
         if standby == nil, !foregroundTTY, isRoot {
-            standby = try? Helper.launchStandby(root: root, warm: warmUpProcsFile(), io: io)
+            standby = try? Helper.launchStandby(root: root, warm: true, io: io)
         }
         let container: Container
         do {
@@ -50,9 +50,7 @@ extension Engine {
     /// lookup and the container's state. The CLI calls it first thing.
     public func prelaunchHelper() {
         guard isRoot else { return }
-        let warm = warmUpProcsFile()
-        Trace.mark("warm-up path")
-        guard let launched = try? Helper.launchStandby(root: root, warm: warm, io: .standard) else { return }
+        guard let launched = try? Helper.launchStandby(root: root, warm: true, io: .standard) else { return }
         Trace.mark("standby spawned")
         standby.withLock { current in
             current?.abandon()
@@ -73,12 +71,6 @@ extension Engine {
         }
     }
 
-    /// The cgroup.procs file for the early no-op cgroup move.
-    func warmUpProcsFile() -> String? {
-        guard let driver = try? cgroupDriver() else { return nil }
-        return CgroupWarmUp.ownProcsFile(driver)
-    }
-
     /// Starts a created or exited container. With `attach`, waits for it and
     /// returns its exit code; without, returns once its command has exec'd.
     @discardableResult
@@ -96,12 +88,16 @@ extension Engine {
             throw SkiffError(.conflict, "container \(current.name) is already running")
         }
         let config = current.config
+        // With a standby helper the cgroups are made after it has the
+        // command line: it clones the container and builds its root while we
+        // write the limits, and waits for our word before moving it in.
+        let cgroupsLate = standby != nil && (io == nil || !config.tty) && !config.cgroupDirs.isEmpty
         let driver: any CgroupDriver
         var args: [String]
         do {
-            driver = try prepareStart(current)
-            Trace.mark("cgroups made")
+            driver = try prepareStart(current, makeCgroups: !cgroupsLate)
             args = try spawnArguments(current, driver: driver)
+            if cgroupsLate { args.append("--await-cgroups") }
             Trace.mark("arguments ready")
         } catch {
             standby?.abandon()
@@ -143,7 +139,12 @@ extension Engine {
         do {
             launched = try Helper.start(args, io: helperIO, terminal: nil, newSession: detached, root: root,
                                         standby: console == nil ? standby : nil,
-                                        extraFDs: console.map { [$0.helpers] } ?? []) {
+                                        extraFDs: console.map { [$0.helpers] } ?? [],
+                                        whileCloning: { () throws(SkiffError) in
+                                            guard cgroupsLate else { return }
+                                            try driver.create(name: config.cgroupName, limits: config.limits)
+                                            Trace.mark("cgroups made")
+                                        }) {
                 try? driver.remove(name: config.cgroupName)
             }
         } catch {
@@ -172,13 +173,14 @@ extension Engine {
     }
 
     /// Clears the last run's pid and exit files and makes the cgroups
-    /// (recorded in config.json when the container was created).
-    func prepareStart(_ container: Container) throws(SkiffError) -> any CgroupDriver {
+    /// (recorded in config.json when the container was created) unless the
+    /// caller makes them later.
+    func prepareStart(_ container: Container, makeCgroups: Bool = true) throws(SkiffError) -> any CgroupDriver {
         unlink(container.directory + "/exit")
         unlink(container.directory + "/pid")
         let driver = try cgroupDriver()
         // Rootless containers have none (Engine+Rootless.swift).
-        if !container.config.cgroupDirs.isEmpty {
+        if makeCgroups && !container.config.cgroupDirs.isEmpty {
             try driver.create(name: container.config.cgroupName, limits: container.config.limits)
         }
         return driver
@@ -206,7 +208,7 @@ extension Engine {
             for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
         }
         for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }
-        if let oom = oomFile(config.cgroupDirs) { args += ["--oom-file", oom] }
+        if !config.cgroupDirs.isEmpty, let oom = driver.oomEventsFile(for: config.cgroupName) { args += ["--oom-file", oom] }
         for etc in ["hostname", "hosts", "resolv.conf"] { args += ["--bind", dir + "/" + etc, "/etc/" + etc, "rw"] }
         for text in config.binds {
             let bind = try Bind.parse(text)
@@ -229,15 +231,5 @@ extension Engine {
         for limit in config.ulimits ?? [] { args += limit.spawnArguments }
         if config.noNewPrivileges == false { args.append("--allow-new-privileges") }
         return args
-    }
-
-    /// The file whose oom_kill counter tells whether the kernel killed the container.
-    func oomFile(_ dirs: [String]) -> String? {
-        for dir in dirs {
-            for file in ["memory.oom_control", "memory.events"] where Files.exists(dir + "/" + file) {
-                return dir + "/" + file
-            }
-        }
-        return nil
     }
 }

@@ -67,10 +67,15 @@ public enum Helper {
         var io: AttachIO    // its stdio
 
         /// Sends the command line; from here on it is an ordinary launch.
+        /// A command with --await-cgroups keeps the socket open: `go()` or
+        /// `cancel()` ends it.
         func send(_ args: [String]) throws(SkiffError) -> Launched {
             let withStatus = [args[0], "--status-fd", "3"] + args.dropFirst()
-            var bytes: [UInt8] = []
-            for arg in withStatus { bytes += Array(arg.utf8) + [0] }
+            var body: [UInt8] = []
+            for arg in withStatus { body += Array(arg.utf8) + [0] }
+            // Length first (8 hex digits): the socket may carry a byte after it.
+            let length = String(body.count, radix: 16)
+            let bytes = Array((String(repeating: "0", count: max(0, 8 - length.count)) + length).utf8) + body
             var offset = 0
             while offset < bytes.count {
                 let n = bytes[offset...].withUnsafeBytes { Glibc.send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -82,10 +87,19 @@ public enum Helper {
                 }
                 offset += n
             }
-            close(channel)
+            if !args.contains("--await-cgroups") { close(channel) }
             Trace.mark("command sent")
             return Launched(helperPid: pid, status: status)
         }
+
+        /// The cgroups exist: the helper may move the container into them.
+        func go() {
+            _ = withUnsafeBytes(of: UInt8(ascii: "G")) { Glibc.send(channel, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
+            close(channel)
+        }
+
+        /// They could not be made: the helper stops the container and fails.
+        func cancel() { close(channel) }
 
         /// Nothing to run after all: the helper sees the socket close and exits.
         func abandon() {
@@ -95,9 +109,9 @@ public enum Helper {
         }
     }
 
-    /// Starts `skiff-spawn standby` with our stdio. `warm`: a cgroup.procs
-    /// file for its early no-op cgroup move (see skiff-spawn's Standby.swift).
-    static func launchStandby(root: StateRoot, warm: String?, io: AttachIO) throws(SkiffError) -> Standby {
+    /// Starts `skiff-spawn standby` with our stdio. `warm`: it makes the
+    /// early no-op cgroup move first (see skiff-spawn's Standby.swift).
+    static func launchStandby(root: StateRoot, warm: Bool, io: AttachIO) throws(SkiffError) -> Standby {
         let exe = try path()
         var status: [Int32] = [0, 0]
         try syscall("create status pipe") { skiff_pipe_cloexec(&status) }
@@ -107,7 +121,7 @@ public enum Helper {
             close(status[0]); close(status[1])
             throw error
         }
-        let args = [exe, "standby"] + (warm.map { ["--warm", $0] } ?? [])
+        let args = [exe, "standby"] + (warm ? ["--warm"] : [])
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
         defer {
@@ -168,13 +182,27 @@ public enum Helper {
     /// failure the terminal is closed, the helper reaped, `undo` run.
     /// A `standby` helper, when given, gets the command line instead of a
     /// new helper being launched.
+    /// `whileCloning` runs once a standby helper has the command line (for
+    /// work the helper waits for, see `Standby.go`).
     static func start(_ args: [String], io: AttachIO, terminal: TerminalSession?, newSession: Bool,
                       root: StateRoot, standby: Standby? = nil, extraFDs: [Int32] = [],
+                      whileCloning: () throws(SkiffError) -> Void = {},
                       undo: () -> Void) throws(SkiffError) -> Launched {
         let launched: Launched
-        do {
+        do throws(SkiffError) {
             if let standby {
                 launched = try standby.send(args)
+                if args.contains("--await-cgroups") {
+                    do {
+                        try whileCloning()
+                    } catch {
+                        standby.cancel()
+                        close(standby.status)
+                        _ = wait(standby.pid)
+                        throw error
+                    }
+                    standby.go()
+                }
             } else {
                 launched = try launch(args, io: io, newSession: newSession, root: root, extraFDs: extraFDs)
             }

@@ -221,6 +221,9 @@ public protocol CgroupDriver: Sendable {
     func limitFiles(for name: String) -> [CgroupFileValue]
     /// Number of OOM kills in this cgroup, nil if unknown.
     func oomKills(for name: String) -> Int?
+    /// The file whose `oom_kill` line counts those kills. Pure, like
+    /// `directories`: the spawn helper is told it before the cgroup exists.
+    func oomEventsFile(for name: String) -> String?
     /// Controllers among memory, pids and cpu this driver can use on this machine.
     var availableControllers: [String] { get }
 }

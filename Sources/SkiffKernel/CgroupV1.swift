@@ -139,9 +139,12 @@ public struct CgroupV1Driver: CgroupDriver {
         return result
     }
 
+    public func oomEventsFile(for name: String) -> String? {
+        directory(for: name, controller: "memory").map { $0 + "/memory.oom_control" }
+    }
+
     public func oomKills(for name: String) -> Int? {
-        guard let dir = directory(for: name, controller: "memory"),
-              let text = fs.readFile(dir + "/memory.oom_control") else { return nil }
+        guard let file = oomEventsFile(for: name), let text = fs.readFile(file) else { return nil }
         return CgroupOps.keyedValue("oom_kill", in: text)
     }
 }

@@ -131,8 +131,12 @@ public struct CgroupV2Driver: CgroupDriver {
         }
     }
 
+    public func oomEventsFile(for name: String) -> String? {
+        directory(for: name) + "/memory.events"
+    }
+
     public func oomKills(for name: String) -> Int? {
-        guard let text = fs.readFile(directory(for: name) + "/memory.events") else { return nil }
+        guard let file = oomEventsFile(for: name), let text = fs.readFile(file) else { return nil }
         return CgroupOps.keyedValue("oom_kill", in: text)
     }
 

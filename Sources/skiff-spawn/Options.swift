@@ -32,6 +32,7 @@ struct SpawnOptions {
     var cgroupProcs: [String] = []
     var cgroupDirs: [String] = []
     var oomFile = ""
+    var awaitCgroups = false     // the engine makes the cgroups while we clone: wait for its word (Standby.swift)
     var binds: [BindMount] = []
     var logFile = ""             // JSON lines; empty means the container writes to our stdio
     var detach = false
@@ -87,6 +88,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--cgroup-procs": o.cgroupProcs.append(next())
         case "--cgroup-dir": o.cgroupDirs.append(next())
         case "--oom-file": o.oomFile = next()
+        case "--await-cgroups": o.awaitCgroups = true
         case "--bind":
             let source = next(), target = next(), mode = next()
             o.binds.append(BindMount(source: source, target: target, readOnly: mode == "ro"))

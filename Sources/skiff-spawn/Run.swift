@@ -56,6 +56,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
     if pid == 0 {
         close(sync.read)
         close(joined.write)
+        if o.awaitCgroups { close(standbyChannel) }
         if let s = layerSocket { close(s.monitor) }
         if let c = console, c.monitor >= 0 { close(c.monitor) }
         containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: layerSocket?.child ?? -1,
@@ -88,6 +89,11 @@ func runContainer(_ o: SpawnOptions) -> Never {
     // Moving a process between cgroups waits for an RCU grace period (often
     // several ms on cgroup v1): we do it here while the child builds its
     // root, and it waits for our byte before entering its cgroup namespace.
+    if o.awaitCgroups && !awaitCgroups() {
+        kill(pid, SIGKILL)
+        _ = waitStatus(pid)
+        failStart(o, 125, "the engine did not make the container's cgroups")
+    }
     for procs in o.cgroupProcs where !writeFile(procs, "\(pid)") {
         let why = errnoText()
         kill(pid, SIGKILL)

@@ -1,28 +1,51 @@
 import CShim
 import Glibc
 import SkiffCommon
+import SkiffKernel
 
-/// `skiff-spawn standby [--warm PROCS]`: started by the engine before it
-/// knows what to run, so that this process's start-up overlaps the engine's
-/// own work (parsing, image lookup, state). Fd 3 is the status pipe, fd 4 a
-/// socket on which the engine sends the real command line (NUL-separated)
-/// and then shuts its end. Nothing received means the run was abandoned.
+/// `skiff-spawn standby [--warm]`: started by the engine before it knows
+/// what to run, so that this process's start-up overlaps the engine's own
+/// work (parsing, image lookup, state). Fd 3 is the status pipe, fd 4 a
+/// socket on which the engine sends the real command line: its length in 8
+/// hex digits, then the arguments, NUL-separated. Nothing received means the
+/// run was abandoned. With --await-cgroups in it, the socket stays open for
+/// the engine's word that the cgroups exist (`awaitCgroups`); else we close it.
 /// Returns the command line to go on with, as if it had been our argv.
 func standBy(_ argv: [String]) -> [String] {
-    if argv.count > 3 && argv[2] == "--warm" { warmUpCgroupAttach(argv[3]) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(4, $0.baseAddress, $0.count) }
+    if argv.count > 2 && argv[2] == "--warm" { warmUpCgroupAttach() }
+    let header = readExactly(standbyChannel, 8)
+    guard header.count == 8, let length = Int(String(decoding: header, as: UTF8.self), radix: 16) else { exit(0) }
+    let bytes = readExactly(standbyChannel, length)
+    Trace.mark("command received")
+    if bytes.count != length { exit(0) }
+    var received = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    if received.last == "" { received.removeLast() }
+    if !received.contains("--await-cgroups") { close(standbyChannel) }
+    return [argv[0]] + received
+}
+
+/// The standby's socket to the engine.
+let standbyChannel: Int32 = 4
+
+/// Blocks until the engine says the container's cgroups exist ("G" on the
+/// standby socket). False when it closed the socket instead: it could not
+/// make them, and says why itself.
+func awaitCgroups() -> Bool {
+    let word = readExactly(standbyChannel, 1)
+    close(standbyChannel)
+    return word == [UInt8(ascii: "G")]
+}
+
+func readExactly(_ fd: Int32, _ count: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var offset = 0
+    while offset < count {
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, count - offset) }
         if n < 0 && errno == EINTR { continue }
         if n <= 0 { break }
-        bytes += buffer[0..<n]
+        offset += n
     }
-    close(4)
-    Trace.mark("command received")
-    if bytes.isEmpty { exit(0) }
-    let received = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-    return [argv[0]] + (received.last == "" ? received.dropLast() : received[...])
+    return Array(bytes[0..<offset])
 }
 
 /// Moving a process between cgroups takes the kernel's cgroup_threadgroup_rwsem
@@ -34,7 +57,9 @@ func standBy(_ argv: [String]) -> [String] {
 /// by the time we move the container's init. Double fork: nobody waits for
 /// it, and it holds none of our descriptors (under load the write can take
 /// seconds, and a caller reading our output or status pipe would wait too).
-func warmUpCgroupAttach(_ procs: String) {
+func warmUpCgroupAttach() {
+    // The cgroup we are in, in the first hierarchy the engine will use.
+    guard let driver = try? Cgroups.detect(), let procs = CgroupWarmUp.ownProcsFile(driver) else { return }
     let child = fork()
     if child == 0 {
         if fork() == 0 {

@@ -14,7 +14,7 @@ if arguments.count > 1 && arguments[1] == "probe-idmap" { probeIdmappedMount(arg
 let options = parseOptions(arguments)
 // Nothing the caller had open reaches the container but stdio (and our
 // status pipe and console socket, both close-on-exec).
-skiff_close_from(options.consoleSocket == 4 ? 5 : statusOpen ? 4 : 3)
+skiff_close_from(options.consoleSocket == 4 || options.awaitCgroups ? 5 : statusOpen ? 4 : 3)
 switch options.mode {
 case .run: runContainer(options)
 case .exec: execInContainer(options)
