@@ -36,7 +36,7 @@ public enum CLI {
         // (they bring YAML and all of Foundation): start-up of every other
         // command stays small.
         if arguments.first == "tutor" || arguments.first == "lessons" { TutorBinary.exec(arguments) }
-        let engine = Engine(proxiesSignals: true)
+        let engine = Engine(proxiesSignals: true, reapsHelpers: false)
         // `run` is the hot path: the spawn helper starts now and gets its
         // command line once the container exists (see Engine.run).
         if arguments.first == "run" { engine.prelaunchHelper() }

@@ -132,6 +132,7 @@ extension Engine {
         } else {
             if config.openStdin { args.append("--stdin") }
             if !config.autoRemove { args += ["--log", current.logPath] }
+            args.append("--report-exit")
         }
         args += ["--"] + config.command
 
@@ -169,7 +170,7 @@ extension Engine {
             _ = Helper.wait(launched.helperPid) // the daemonizing parent exits at once
             return nil
         }
-        return Helper.attach(launched, terminal: terminal, proxySignals: proxiesSignals)
+        return Helper.attach(launched, terminal: terminal, proxySignals: proxiesSignals, reapHelper: reapsHelpers)
     }
 
     /// Clears the last run's pid and exit files and makes the cgroups

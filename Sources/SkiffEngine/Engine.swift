@@ -17,9 +17,15 @@ public final class Engine: Sendable {
     let standby = Mutex<Helper.Standby?>(nil)
     let detectedCgroups = Mutex<(any CgroupDriver)?>(nil)
 
-    public init(root: StateRoot = .fromEnvironment(), proxiesSignals: Bool = false) {
+    /// False for the CLI, which exits right after its command: a foreground
+    /// run returns once the helper reports the exit, without waiting for
+    /// the helper's own end (init reaps it). A long-lived caller reaps it.
+    public let reapsHelpers: Bool
+
+    public init(root: StateRoot = .fromEnvironment(), proxiesSignals: Bool = false, reapsHelpers: Bool = true) {
         self.root = root
         self.proxiesSignals = proxiesSignals
+        self.reapsHelpers = reapsHelpers
         self.containers = ContainerStore(root: root)
     }
 

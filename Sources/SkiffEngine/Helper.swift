@@ -31,6 +31,27 @@ public enum Helper {
     struct Launched {
         var helperPid: Int32
         var status: Int32   // read end of the status pipe
+        /// Launched with --report-exit: after "ok" the status pipe stays
+        /// open for "exit CODE".
+        var reportsExit = false
+        /// Status text read past the line awaited so far.
+        var unread = ""
+
+        /// The next status line; nil at the end of the pipe.
+        mutating func nextLine() -> String? {
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            while true {
+                if let newline = unread.firstIndex(of: "\n") {
+                    let line = String(unread[..<newline])
+                    unread = String(unread[unread.index(after: newline)...])
+                    return line
+                }
+                let n = buffer.withUnsafeMutableBytes { read(status, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return nil }
+                unread += String(decoding: buffer[0..<n], as: UTF8.self)
+            }
+        }
     }
 
     /// `extraFDs` become the helper's fds 4, 5, … (3 is the status pipe).
@@ -146,32 +167,23 @@ public enum Helper {
     }
 
     /// Reads status lines until "ok" or "err CODE MESSAGE". Returns the
-    /// container's host pid.
-    static func awaitStart(_ launched: Launched) throws(SkiffError) -> Int32 {
-        var text = ""
-        var buffer = [UInt8](repeating: 0, count: 1024)
+    /// container's host pid. The pipe stays open only for a helper that
+    /// reports the exit too.
+    static func awaitStart(_ launched: inout Launched) throws(SkiffError) -> Int32 {
         var pid: Int32 = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(launched.status, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            text += String(decoding: buffer[0..<n], as: UTF8.self)
-            while let newline = text.firstIndex(of: "\n") {
-                let line = String(text[..<newline])
-                text = String(text[text.index(after: newline)...])
-                if line.hasPrefix("pid ") {
-                    pid = Int32(line.split(separator: " ")[1]) ?? 0
-                } else if line == "ok" {
-                    close(launched.status)
-                    return pid
-                } else if line.hasPrefix("err ") {
-                    close(launched.status)
-                    let parts = line.split(separator: " ", maxSplits: 2)
-                    let code = parts.count > 1 ? Int32(parts[1]) ?? 125 : 125
-                    let message = parts.count > 2 ? String(parts[2]) : "the container failed to start"
-                    let kind: SkiffError.Kind = code == 127 ? .commandNotFound : code == 126 ? .cannotInvoke : .system
-                    throw SkiffError(kind, message)
-                }
+        while let line = launched.nextLine() {
+            if line.hasPrefix("pid ") {
+                pid = Int32(line.split(separator: " ")[1]) ?? 0
+            } else if line == "ok" {
+                if !launched.reportsExit { close(launched.status) }
+                return pid
+            } else if line.hasPrefix("err ") {
+                close(launched.status)
+                let parts = line.split(separator: " ", maxSplits: 2)
+                let code = parts.count > 1 ? Int32(parts[1]) ?? 125 : 125
+                let message = parts.count > 2 ? String(parts[2]) : "the container failed to start"
+                let kind: SkiffError.Kind = code == 127 ? .commandNotFound : code == 126 ? .cannotInvoke : .system
+                throw SkiffError(kind, message)
             }
         }
         close(launched.status)
@@ -188,7 +200,7 @@ public enum Helper {
                       root: StateRoot, standby: Standby? = nil, extraFDs: [Int32] = [],
                       whileCloning: () throws(SkiffError) -> Void = {},
                       undo: () -> Void) throws(SkiffError) -> Launched {
-        let launched: Launched
+        var launched: Launched
         do throws(SkiffError) {
             if let standby {
                 launched = try standby.send(args)
@@ -213,7 +225,8 @@ public enum Helper {
         }
         terminal?.closeSlave()
         do {
-            _ = try awaitStart(launched)
+            launched.reportsExit = args.contains("--report-exit")
+            _ = try awaitStart(&launched)
         } catch {
             terminal?.close()
             _ = wait(launched.helperPid)
@@ -225,9 +238,25 @@ public enum Helper {
 
     /// Copies the terminal (if any) until the command ends; its exit code.
     /// With `proxySignals` (the CLI), signals sent to us go on to the helper.
-    static func attach(_ launched: Launched, terminal: TerminalSession?, proxySignals: Bool = false) -> Int32 {
+    /// Without `reapHelper` (a CLI about to exit) we return as soon as the
+    /// helper reports the exit, while it still finishes in the background.
+    static func attach(_ launched: Launched, terminal: TerminalSession?, proxySignals: Bool = false,
+                       reapHelper: Bool = true) -> Int32 {
         if proxySignals { SignalProxy.install(target: launched.helperPid) }
         terminal?.proxy(until: launched.helperPid)
+        var launched = launched
+        if launched.reportsExit {
+            var reported: Int32? = nil
+            while let line = launched.nextLine() {
+                if line.hasPrefix("exit "), let code = Int32(line.dropFirst(5)) { reported = code; break }
+            }
+            close(launched.status)
+            if let reported {
+                Trace.mark("exit reported")
+                if reapHelper { _ = wait(launched.helperPid) }
+                return reported
+            }
+        }
         let code = wait(launched.helperPid)
         Trace.mark("helper exited")
         terminal?.close()

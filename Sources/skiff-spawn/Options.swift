@@ -32,6 +32,7 @@ struct SpawnOptions {
     var cgroupProcs: [String] = []
     var cgroupDirs: [String] = []
     var oomFile = ""
+    var reportExit = false       // foreground: "exit CODE" on the status pipe once the container is gone
     var awaitCgroups = false     // the engine makes the cgroups while we clone: wait for its word (Standby.swift)
     var binds: [BindMount] = []
     var logFile = ""             // JSON lines; empty means the container writes to our stdio
@@ -89,6 +90,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--cgroup-dir": o.cgroupDirs.append(next())
         case "--oom-file": o.oomFile = next()
         case "--await-cgroups": o.awaitCgroups = true
+        case "--report-exit": o.reportExit = true
         case "--bind":
             let source = next(), target = next(), mode = next()
             o.binds.append(BindMount(source: source, target: target, readOnly: mode == "ro"))

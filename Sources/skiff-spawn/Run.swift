@@ -121,7 +121,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
         ptyMaster = fds[0]
     }
     report("ok")
-    closeStatus()
+    if !o.reportExit { closeStatus() }
 
     if o.detach || o.makeTTY {
         // Nobody reads our stdio any more.
@@ -147,6 +147,9 @@ func runContainer(_ o: SpawnOptions) -> Never {
         removeContainer(o)
     }
     Trace.mark("removed")
+    // The caller may go now; what is left happens in the background.
+    report("exit \(code)")
+    closeStatus()
     removeSharedParentsLater(o.cgroupDirs)
     exit(code)
 }
