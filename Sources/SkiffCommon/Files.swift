@@ -161,27 +161,47 @@ public enum Files {
     /// Single-threaded callers only (it forks); `sweepTrash` finishes what a
     /// killed remover left.
     public static func removeTreeSoon(_ path: String, trash: String) throws(SkiffError) {
+        guard let hidden = try hideForRemoval(path, trash: trash) else { return }
+        let child = fork()
+        if child == 0 {
+            detachFromCaller()
+            removeHidden(hidden)
+            _exit(0)
+        }
+        if child < 0 { removeHidden(hidden) }
+    }
+
+    /// The first half of `removeTreeSoon`: renames `path` into `trash` and
+    /// returns the new path. Nil when there is nothing left to delete (it
+    /// was gone, or could not be renamed and was deleted here).
+    public static func hideForRemoval(_ path: String, trash: String) throws(SkiffError) -> String? {
         let name = path.split(separator: "/").last.map(String.init) ?? "tree"
         let hidden = trash + "/removing-" + name
         if !isDirectory(trash) { try makeDirectories(trash) }
         guard rename(path, hidden) == 0 else {
-            if errno == ENOENT { return }
-            return try removeTree(path)
+            if errno == ENOENT { return nil }
+            try removeTree(path)
+            return nil
         }
-        let child = fork()
-        if child == 0 {
-            // Hold none of our caller's descriptors open: a shell waits for
-            // its pipes, and a lock held through them would outlive us.
-            skiff_close_from(3)
-            let null = open("/dev/null", O_RDWR)
-            if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
-            setsid()
-            let fd = open(hidden, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if fd >= 0 { flock(fd, LOCK_EX) }
-            try? removeTree(hidden)
-            _exit(0)
-        }
-        if child < 0 { try removeTree(hidden) }
+        return hidden
+    }
+
+    /// The second half: deletes a hidden tree, holding its lock so that
+    /// `sweepTrash` knows somebody is at it.
+    public static func removeHidden(_ hidden: String) {
+        let fd = open(hidden, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { flock(fd, LOCK_EX) }
+        try? removeTree(hidden)
+    }
+
+    /// For a background child: hold none of the caller's descriptors open
+    /// (a shell waits for its pipes, and a lock held through them would
+    /// outlive us), stdio on /dev/null, a session of its own.
+    public static func detachFromCaller() {
+        skiff_close_from(3)
+        let null = open("/dev/null", O_RDWR)
+        if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
+        setsid()
     }
 
     /// Deletes what a background remover of `removeTreeSoon` did not finish

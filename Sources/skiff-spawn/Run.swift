@@ -143,14 +143,12 @@ func runContainer(_ o: SpawnOptions) -> Never {
     removeCgroups(o.cgroupDirs)
 
     Trace.mark("exit recorded")
-    if o.removeOnExit {
-        removeContainer(o)
-    }
+    let hidden = o.removeOnExit ? hideContainer(o) : nil
     Trace.mark("removed")
     // The caller may go now; what is left happens in the background.
     report("exit \(code)")
     closeStatus()
-    removeSharedParentsLater(o.cgroupDirs)
+    finishInBackground(deleting: hidden, cgroupDirs: o.cgroupDirs)
     exit(code)
 }
 
@@ -162,15 +160,17 @@ func failStart(_ o: SpawnOptions, _ code: Int32, _ message: String) -> Never {
     fail(code, message)
 }
 
-/// The container's state directory and its name, as `rm` would.
-func removeContainer(_ o: SpawnOptions) {
+/// Takes the container out of sight as `rm` would: its name is released
+/// and its state directory renamed into the trash. Returns the directory's
+/// new path, for `finishInBackground` to delete.
+func hideContainer(_ o: SpawnOptions) -> String? {
     if !o.nameFile.isEmpty, let owner = readFile(o.nameFile), owner.hasSuffix(lastPathComponent(o.stateDir)) {
         unlink(o.nameFile)
     }
     // The state directory sits in ROOT/containers/ID; ROOT/tmp holds the trash.
     let containers = o.stateDir.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
     let root = containers.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    try? Files.removeTreeSoon(o.stateDir, trash: StateRoot(path: root).tmp)
+    return (try? Files.hideForRemoval(o.stateDir, trash: StateRoot(path: root).tmp)) ?? nil
 }
 
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
@@ -253,16 +253,23 @@ func removeCgroups(_ dirs: [String]) {
 /// starts its walk again, see CgroupOps.makeTree). We exit right after, so
 /// the child is init's to reap. `rm` and failed starts remove empty parents
 /// at once through the engine's driver.
-func removeSharedParentsLater(_ dirs: [String], after seconds: UInt32 = 2) {
+///
+/// The same detached child first deletes the state directory of an --rm
+/// container (`hidden`): one fork, after the caller has its exit code.
+func finishInBackground(deleting hidden: String?, cgroupDirs dirs: [String], after seconds: UInt32 = 2) {
     let parents = Set(dirs.compactMap { dir in dir.lastIndex(of: "/").map { String(dir[..<$0]) } })
-    guard !parents.isEmpty else { return }
-    if fork() == 0 {
-        skiff_close_from(0)
-        setsid()
-        sleep(seconds)
-        for parent in parents { rmdir(parent) }
+    guard hidden != nil || !parents.isEmpty else { return }
+    let child = fork()
+    if child == 0 {
+        Files.detachFromCaller()
+        if let hidden { Files.removeHidden(hidden) }
+        if !parents.isEmpty {
+            sleep(seconds)
+            for parent in parents { rmdir(parent) }
+        }
         _exit(0)
     }
+    if child < 0, let hidden { Files.removeHidden(hidden) }
 }
 
 func lastPathComponent(_ path: String) -> String {
