@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SkiffCommon
 import SkiffEngine
+import SkiffKernel
 
 public struct Skiff: ParsableCommand {
     public init() {}
@@ -37,9 +38,19 @@ public enum CLI {
         // command stays small.
         if arguments.first == "tutor" || arguments.first == "lessons" { TutorBinary.exec(arguments) }
         let engine = Engine(proxiesSignals: true, reapsHelpers: false)
-        // `run` is the hot path: the spawn helper starts now and gets its
-        // command line once the container exists (see Engine.run).
-        if arguments.first == "run" { engine.prelaunchHelper() }
+        // `run` is the hot path: the kernel's wait for the first cgroup move
+        // starts now (we are still single-threaded), and the spawn helper
+        // starts and gets its command line once the container exists (see
+        // Engine.run).
+        if arguments.first == "run" {
+            var warmed = false
+            if getuid() == 0, let procs = CgroupWarmUp.usualProcsFile() {
+                CgroupWarmUp.startCheaply(procs: procs)
+                warmed = true
+            }
+            Trace.mark("warm-up started")
+            engine.prelaunchHelper(warm: !warmed)
+        }
         let code = dispatch(arguments, engine)
         engine.discardPrelaunchedHelper()
         return code

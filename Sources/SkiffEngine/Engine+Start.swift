@@ -48,9 +48,11 @@ extension Engine {
     /// that the helper's start-up and its early cgroup move (the kernel's
     /// RCU wait, see skiff-spawn's Standby.swift) overlap parsing, the image
     /// lookup and the container's state. The CLI calls it first thing.
-    public func prelaunchHelper() {
+    /// `warm`: the helper makes the early cgroup move (the CLI makes it
+    /// itself when it can, even earlier).
+    public func prelaunchHelper(warm: Bool = true) {
         guard isRoot else { return }
-        guard let launched = try? Helper.launchStandby(root: root, warm: true, io: .standard) else { return }
+        guard let launched = try? Helper.launchStandby(root: root, warm: warm, io: .standard) else { return }
         Trace.mark("standby spawned")
         standby.withLock { current in
             current?.abandon()

@@ -1,12 +1,68 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShim
 import SkiffCommon
 
 /// The early no-op cgroup move that pays the kernel's RCU wait before a run
-/// needs the cgroup (done by skiff-spawn's standby, see its Standby.swift):
-/// here, which cgroup.procs file it writes.
+/// needs the cgroup.
+///
+/// Moving a process between cgroups takes the kernel's cgroup_threadgroup_rwsem
+/// for writing, and the first writer after a quiet spell waits for an RCU
+/// grace period (5 to 20 ms measured on these machines' cgroup v1), holding
+/// cgroup_mutex all the while; writers within about one grace period after
+/// it do not wait. A short-lived grandchild moves itself into the cgroup it
+/// is already in, so that wait starts as early as possible: the CLI does it
+/// first thing for `run`, the standby helper for the tutor's runs.
 public enum CgroupWarmUp {
+    /// Starts the move in a detached grandchild. Double fork: nobody waits
+    /// for it, and it holds none of our descriptors (under load the write
+    /// can take seconds, and a caller reading our output would wait too).
+    /// Single-threaded callers only (it forks).
+    public static func start(procs: String) {
+        let child = fork()
+        if child == 0 {
+            if fork() == 0 {
+                Files.detachFromCaller()
+                let fd = open(procs, O_WRONLY | O_CLOEXEC)
+                if fd >= 0 { _ = write(fd, "0", 1) }
+                _exit(0)
+            }
+            _exit(0)
+        }
+        if child > 0 {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        }
+    }
+
+    /// The same for a large process at start-up, where a fork would copy
+    /// its page tables (0.8 ms of CPU for `skiff`): a child that shares our
+    /// memory does the write (CShim). Falls back to `start`.
+    public static func startCheaply(procs: String) {
+        if skiff_start_cgroup_touch(procs) != 0 { start(procs: procs) }
+    }
+
+    /// Our cgroup.procs file found from /proc/self/cgroup alone, where the
+    /// hierarchies usually are (the memory one at /sys/fs/cgroup/memory on
+    /// v1, /sys/fs/cgroup on v2), without parsing mountinfo: cheap enough
+    /// for the CLI's first instruction. Nil when it is not there.
+    public static func usualProcsFile() -> String? {
+        guard let text = (try? Files.readString("/proc/self/cgroup")) ?? nil else { return nil }
+        var candidates: [String] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let path = fields[2] == "/" ? "" : String(fields[2])
+            if fields[1].split(separator: ",").contains("memory") {
+                candidates.insert("/sys/fs/cgroup/memory" + path + "/cgroup.procs", at: 0)
+            } else if fields[0] == "0" {
+                candidates.append("/sys/fs/cgroup" + path + "/cgroup.procs")
+            }
+        }
+        return candidates.first { access($0, W_OK) == 0 }
+    }
+
     /// The cgroup.procs file of the cgroup we are in, in the first hierarchy
     /// the driver uses (from /proc/self/cgroup).
     public static func ownProcsFile(_ driver: any CgroupDriver) -> String? {

@@ -48,32 +48,10 @@ func readExactly(_ fd: Int32, _ count: Int) -> [UInt8] {
     return Array(bytes[0..<offset])
 }
 
-/// Moving a process between cgroups takes the kernel's cgroup_threadgroup_rwsem
-/// for writing, and the first writer after a quiet spell waits for an RCU
-/// grace period (5 to 20 ms measured on these machines' cgroup v1); writers
-/// within about one grace period after it do not wait. A short-lived
-/// grandchild moves itself into the cgroup it is already in, so that wait
-/// is paid while the engine is still preparing the container, and is over
-/// by the time we move the container's init. Double fork: nobody waits for
-/// it, and it holds none of our descriptors (under load the write can take
-/// seconds, and a caller reading our output or status pipe would wait too).
+/// The early no-op cgroup move (SkiffKernel's CgroupWarmUp), for an engine
+/// that did not make it itself.
 func warmUpCgroupAttach() {
     // The cgroup we are in, in the first hierarchy the engine will use.
     guard let driver = try? Cgroups.detect(), let procs = CgroupWarmUp.ownProcsFile(driver) else { return }
-    let child = fork()
-    if child == 0 {
-        if fork() == 0 {
-            skiff_close_from(3)
-            let null = open("/dev/null", O_RDWR)
-            if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
-            let fd = open(procs, O_WRONLY | O_CLOEXEC)
-            if fd >= 0 { _ = write(fd, "0", 1) }
-            _exit(0)
-        }
-        _exit(0)
-    }
-    if child > 0 {
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-    }
+    CgroupWarmUp.start(procs: procs)
 }

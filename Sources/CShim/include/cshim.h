@@ -16,6 +16,10 @@ extern const int SKIFF_CLONE_NEWUSER;
 /// fork(2) that also enters new namespaces (raw clone with no new stack).
 /// Returns the child's pid in the parent, 0 in the child, -1 on error (errno set).
 pid_t skiff_clone_fork(int flags);
+/// Starts a child sharing our memory that writes "0" into `procs` (moving
+/// itself where it is) and exits; nobody waits for it. -1 when it could not
+/// be started. For a large single-threaded process that must not wait.
+int skiff_start_cgroup_touch(const char *procs);
 int skiff_unshare(int flags);
 int skiff_setns(int fd, int nstype);
 int skiff_pivot_root(const char *new_root, const char *put_old);
