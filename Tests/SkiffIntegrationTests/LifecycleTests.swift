@@ -101,6 +101,21 @@ struct LifecycleTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
+    @Test func anRmContainersOverlayIsVolatileAndExplainSaysWhy() throws {
+        let box = Sandbox()
+        let name = "vol-\(UUID().uuidString.prefix(6))"
+        #expect(try box.run(["run", "-d", "--rm", "--name", name, "busybox", "sleep", "30"]).code == 0)
+        let json = try box.run(["inspect", name])
+        let doc = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
+        let overlay = (doc[0]["Kernel"] as! [String: Any])["Overlay"] as! [String: Any]
+        // Newer kernels show it as fsync=volatile.
+        let options = (overlay["SuperOptions"] as? String)?.split(separator: ",") ?? []
+        #expect(options.contains("volatile") || options.contains("fsync=volatile"))
+        #expect(try box.run(["explain", name]).stdout.contains("volatile: --rm deletes the upper dir"))
+        #expect(try box.run(["rm", "-f", name]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func inspectAndExplainShowTheKernelObjects() throws {
         let box = Sandbox()
         let name = "show-\(UUID().uuidString.prefix(6))"
@@ -120,6 +135,8 @@ struct LifecycleTests {
         #expect(namespaces.contains { $0["Type"] as? String == "user" && $0["Shared"] as? Bool == true })
         let overlay = kernel["Overlay"] as! [String: Any]
         #expect((overlay["SuperOptions"] as? String)?.contains("upperdir=") == true)
+        // Kept after it exits: its upper dir must survive a crash, so it is synced.
+        #expect((overlay["SuperOptions"] as? String)?.contains("volatile") == false)
         let hostConfig = c["HostConfig"] as! [String: Any]
         #expect(hostConfig["Memory"] as? Int == 64 * 1024 * 1024)
 
