@@ -6,7 +6,8 @@
 /// ArgumentParser, which then prints its usual help or error. It refuses
 /// whenever it is not sure: unknown flags, `--help`, missing values, values
 /// that begin with a dash, `-eVALUE`, `-e=VALUE`, `--flag=`, an image that
-/// begins with a dash. `RunFastPathTests` holds it equal to `Run.parse`,
+/// begins with a dash, and the few command arguments ArgumentParser does
+/// not pass on. `RunFastPathTests` holds it equal to `Run.parse`,
 /// flag by flag from ArgumentParser's own definition.
 enum RunFastPath {
     /// Reads what follows `run` on the command line.
@@ -70,17 +71,25 @@ enum RunFastPath {
     }
 
     /// Whether ArgumentParser passes the arguments after the image on as
-    /// they are. It still splits them up to the first "--" and refuses a
+    /// they are. It still splits them up to the first "--": it refuses a
     /// few shapes there outright ("---x", "---", "-=x"), so that
-    /// `skiff run busybox echo ---` is an error; those are left to it.
+    /// `skiff run busybox echo ---` is an error, and it answers
+    /// `--generate-completion-script[=SHELL]` anywhere with a completion
+    /// script. Those lines are left to it.
     static func passesThrough(_ command: ArraySlice<String>) -> Bool {
         for argument in command {
             if argument == "--" { return true }
             let bytes = argument.utf8
             if bytes.starts(with: "---".utf8) || bytes.starts(with: "-=".utf8) { return false }
+            if bytes.starts(with: completionFlag.utf8) {
+                let rest = bytes.dropFirst(completionFlag.utf8.count)
+                if rest.isEmpty || rest.first == UInt8(ascii: "=") { return false }
+            }
         }
         return true
     }
+
+    static let completionFlag = "--generate-completion-script"
 }
 
 /// Every flag of `run`, as `ContainerFlags` and `Run` declare them: all the

@@ -27,6 +27,8 @@ struct RunFastPathTests {
         ["busybox", "--", "ls"], ["--", "busybox", "ls"], ["--rm", "--", "busybox", "ls", "--rm"],
         ["--name", "x", "--", "busybox", "--", "y"], ["-d", "--", "busybox"], ["busybox", "--", "--"],
         ["busybox", "--", "---"], ["--", "busybox", "---"], ["busybox", "echo", "--", "-=x", "----"],
+        ["busybox", "--", "--generate-completion-script"], ["--", "busybox", "--generate-completion-script"],
+        ["busybox", "--generate-completion-scripts"], ["busybox", "--experimental-dump-help"], ["busybox", "--version"],
         // Long options, both spellings, repeated.
         ["--name", "web", "busybox"], ["--name=web", "busybox"], ["--name", "a", "--name", "b", "busybox"],
         ["--name=a=b", "busybox"], ["--name=--help", "busybox"], ["--name=-x", "busybox"], ["--name", "", "busybox"],
@@ -101,6 +103,9 @@ struct RunFastPathTests {
         ["-eA=1", "busybox"], ["-m64m", "busybox"], ["-w/tmp", "busybox"], ["-hmyhost", "busybox"], ["-eit", "busybox"],
         // ArgumentParser still splits the command's arguments up to the first "--".
         ["busybox", "echo", "---"], ["busybox", "---x"], ["busybox", "echo", "-=x"], ["busybox", "echo", "----"],
+        // ... and answers this flag anywhere before it with a completion script.
+        ["busybox", "echo", "--generate-completion-script"], ["busybox", "--generate-completion-script", "bash"],
+        ["-e", "A", "busybox", "x", "--generate-completion-script=zsh"],
         // Characters: "=" with a combining mark is not "=".
         ["--name=\u{301}x", "busybox"],
     ]
