@@ -53,8 +53,7 @@ enum RunFastPath {
                     guard let flag = RunFlag(long: body[..<equals]), flag.arity != .flag, !value.isEmpty,
                           request.set(flag, String(value)) else { return nil }
                 } else {
-                    guard let flag = RunFlag(long: body) else { return nil }
-                    guard take(flag) else { return nil }
+                    guard let flag = RunFlag(long: body), take(flag) else { return nil }
                 }
             case 1 where argument.count > 1:
                 // -i, -it, -dit; -e VALUE; -ev A B takes A for -e and B for -v,
