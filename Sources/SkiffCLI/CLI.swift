@@ -17,14 +17,17 @@ public struct Skiff: ParsableCommand {
                       Build.self])
 }
 
-/// Every subcommand: parsed by ArgumentParser, run against the engine.
-/// Returns the process's exit code; errors are thrown as SkiffError.
-public protocol SkiffCommand: ParsableCommand {
+/// A parsed command line, ready to run against the engine. Returns the
+/// process's exit code; errors are thrown as SkiffError.
+public protocol EngineCommand {
     func execute(_ engine: Engine) throws(SkiffError) -> Int32
     /// Docker exits 125 when `run` itself fails (126/127 for the command);
     /// other commands exit 1 on errors and 125 on bad flags.
     static var passesContainerCodes: Bool { get }
 }
+
+/// Every subcommand: parsed by ArgumentParser, run against the engine.
+public protocol SkiffCommand: ParsableCommand, EngineCommand {}
 
 extension SkiffCommand {
     public static var passesContainerCodes: Bool { false }
@@ -65,12 +68,20 @@ public enum CLI {
     /// The same for another root command (the tutor's binary has its own).
     public static func dispatch(_ arguments: [String], _ engine: Engine, root: any ParsableCommand.Type) -> Int32 {
         Trace.mark("parse start")
+        let isSkiff = ObjectIdentifier(root) == ObjectIdentifier(Skiff.self)
+        // `run` is the hot path. Its own reader takes ordinary command lines
+        // without touching ArgumentParser, whose first use costs about 2 ms;
+        // it refuses anything it is not sure of, which then goes on below.
+        if isSkiff, arguments.first == "run", let request = RunFastPath.read(arguments.dropFirst()) {
+            Trace.mark("parsed")
+            return perform(request, engine)
+        }
         let command: ParsableCommand
         do {
-            // `run` is the hot path: parsing it on its own skips building
-            // the whole command tree (about a millisecond). Anything odd,
-            // --help included, goes through the root for the right message.
-            if ObjectIdentifier(root) == ObjectIdentifier(Skiff.self), arguments.first == "run", let run = try? Run.parse(Array(arguments.dropFirst())) {
+            // Parsing `run` on its own skips building the whole command tree
+            // (about a millisecond). Anything odd, --help included, goes
+            // through the root for the right message.
+            if isSkiff, arguments.first == "run", let run = try? Run.parse(Array(arguments.dropFirst())) {
                 command = run
             } else {
                 command = try root.parseAsRoot(arguments)
@@ -102,15 +113,21 @@ public enum CLI {
                 return 125
             }
         }
+        return perform(skiffCommand, engine)
+    }
+
+    /// Runs a parsed command line and turns its error into a message and
+    /// Docker's exit code.
+    static func perform(_ command: any EngineCommand, _ engine: Engine) -> Int32 {
         // Our buffered output first: a foreground run may exec or hand the
         // terminal to a container.
         fflush(nil)
         defer { fflush(nil) }
         do {
-            return try skiffCommand.execute(engine)
+            return try command.execute(engine)
         } catch {
             printError(error.message)
-            if type(of: skiffCommand).passesContainerCodes { return error.exitCode }
+            if type(of: command).passesContainerCodes { return error.exitCode }
             return error.kind == .usage ? 125 : 1
         }
     }

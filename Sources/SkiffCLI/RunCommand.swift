@@ -29,6 +29,44 @@ struct ContainerFlags: ParsableArguments {
     @Option(name: .customLong("group-add"), help: "Add additional groups to join") var groupAdd: [String] = []
     @Option(name: .long, help: "User namespace: host (default) or private (container root is an unprivileged host UID)") var userns: String?
 
+    /// The parsed values as plain data, the same shape `run`'s fast reader fills in.
+    var options: ContainerOptions {
+        ContainerOptions(name: name, env: env, envFile: envFile, volume: volume, hostname: hostname, workdir: workdir,
+                         entrypoint: entrypoint, memory: memory, pidsLimit: pidsLimit, cpus: cpus,
+                         interactive: interactive, tty: tty, autoRemove: autoRemove, capAdd: capAdd, capDrop: capDrop,
+                         privileged: privileged, readOnly: readOnly, securityOpt: securityOpt, user: user,
+                         ulimit: ulimit, groupAdd: groupAdd, userns: userns)
+    }
+}
+
+/// What `ContainerFlags` holds once parsed, without ArgumentParser: both
+/// ArgumentParser and `RunFastPath` produce it, and `spec` checks it the same
+/// way for both. Its fields mirror ContainerFlags' properties one for one
+/// (`RunFastPathTests` checks that by name).
+struct ContainerOptions: Equatable {
+    var name: String?
+    var env: [String] = []
+    var envFile: [String] = []
+    var volume: [String] = []
+    var hostname: String?
+    var workdir: String?
+    var entrypoint: String?
+    var memory: String?
+    var pidsLimit: Int64?
+    var cpus: String?
+    var interactive = false
+    var tty = false
+    var autoRemove = false
+    var capAdd: [String] = []
+    var capDrop: [String] = []
+    var privileged = false
+    var readOnly = false
+    var securityOpt: [String] = []
+    var user: String?
+    var ulimit: [String] = []
+    var groupAdd: [String] = []
+    var userns: String?
+
     func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
         var spec = RunSpec(image: image, command: command)
         spec.name = name
@@ -62,17 +100,34 @@ struct ContainerFlags: ParsableArguments {
 
 struct Run: SkiffCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Create and run a new container from an image")
-    static var passesContainerCodes: Bool { true }
+    static var passesContainerCodes: Bool { RunRequest.passesContainerCodes }
 
     @OptionGroup var flags: ContainerFlags
     @Flag(name: [.customShort("d"), .long], help: "Run container in background and print container ID") var detach = false
     @Argument(help: "The image to run") var image: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments") var command: [String] = []
 
+    var request: RunRequest { RunRequest(options: flags.options, detach: detach, image: image, command: command) }
+
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
-        var spec = try flags.spec(image: image, command: command)
+        try request.execute(engine)
+    }
+}
+
+/// One `skiff run` command line, parsed by ArgumentParser (`Run`) or by the
+/// fast reader (`RunFastPath`): what runs it is here, once for both.
+struct RunRequest: EngineCommand, Equatable {
+    var options = ContainerOptions()
+    var detach = false
+    var image: String
+    var command: [String] = []
+
+    static var passesContainerCodes: Bool { true }
+
+    func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
+        var spec = try options.spec(image: image, command: command)
         spec.detach = detach
-        if flags.tty && !detach && isatty(0) != 1 {
+        if options.tty && !detach && isatty(0) != 1 {
             printError("the input device is not a TTY; running without a terminal")
             spec.tty = false
         }
@@ -94,7 +149,7 @@ struct Create: SkiffCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments") var command: [String] = []
 
     func execute(_ engine: Engine) throws(SkiffError) -> Int32 {
-        let container = try engine.create(try flags.spec(image: image, command: command),
+        let container = try engine.create(try flags.options.spec(image: image, command: command),
                                           progress: { printError($0, prefixed: false) })
         print(container.id)
         return 0

@@ -15,7 +15,7 @@ struct CLIParsingTests {
         #expect(run.flags.interactive && run.flags.tty && run.flags.autoRemove)
         #expect(run.image == "busybox")
         #expect(run.command == ["ls", "-la", "/"], "flags after the image belong to the command")
-        let spec = try run.flags.spec(image: run.image, command: run.command)
+        let spec = try run.flags.options.spec(image: run.image, command: run.command)
         #expect(spec.name == "web")
         #expect(spec.env == ["A=1", "B"])
         #expect(spec.volumes == ["/srv:/data:ro"])
