@@ -28,6 +28,7 @@ struct ContainerFlags: ParsableArguments {
     @Option(name: .long, help: "Ulimit options (e.g. nofile=1024:2048)") var ulimit: [String] = []
     @Option(name: .customLong("group-add"), help: "Add additional groups to join") var groupAdd: [String] = []
     @Option(name: .long, help: "User namespace: host (default) or private (container root is an unprivileged host UID)") var userns: String?
+    @Option(name: .customLong("cgroup-parent"), help: "Parent cgroup for the container (default skiff)") var cgroupParent: String?
 
     /// The parsed values as plain data, the same shape `run`'s fast reader fills in.
     var options: ContainerOptions {
@@ -35,7 +36,7 @@ struct ContainerFlags: ParsableArguments {
                          entrypoint: entrypoint, memory: memory, pidsLimit: pidsLimit, cpus: cpus,
                          interactive: interactive, tty: tty, autoRemove: autoRemove, capAdd: capAdd, capDrop: capDrop,
                          privileged: privileged, readOnly: readOnly, securityOpt: securityOpt, user: user,
-                         ulimit: ulimit, groupAdd: groupAdd, userns: userns)
+                         ulimit: ulimit, groupAdd: groupAdd, userns: userns, cgroupParent: cgroupParent)
     }
 }
 
@@ -66,6 +67,7 @@ struct ContainerOptions: Equatable {
     var ulimit: [String] = []
     var groupAdd: [String] = []
     var userns: String?
+    var cgroupParent: String?
 
     func spec(image: String, command: [String]) throws(SkiffError) -> RunSpec {
         var spec = RunSpec(image: image, command: command)
@@ -88,6 +90,7 @@ struct ContainerOptions: Equatable {
         spec.ulimits = ulimit
         spec.groupAdd = groupAdd
         spec.userns = try UserNamespaceMap.parseMode(userns)
+        spec.cgroupParent = try cgroupParent.map { (p) throws(SkiffError) in try CgroupParent.normalize(p) }
         _ = try SecurityOptions.parse(securityOpt)
         for u in ulimit { _ = try Ulimit.parse(u) }
         if let memory { spec.limits.memoryBytes = try ResourceLimits.parseMemory(memory) }

@@ -97,7 +97,7 @@ enum RunFastPath {
 enum RunFlag: CaseIterable {
     case name, env, envFile, volume, hostname, workdir, entrypoint, memory, pidsLimit, cpus
     case interactive, tty, autoRemove, capAdd, capDrop, privileged, readOnly, securityOpt, user
-    case ulimit, groupAdd, userns, detach
+    case ulimit, groupAdd, userns, cgroupParent, detach
 
     enum Arity { case flag, value, repeatable }
 
@@ -125,6 +125,7 @@ enum RunFlag: CaseIterable {
         case .ulimit: "ulimit"
         case .groupAdd: "group-add"
         case .userns: "userns"
+        case .cgroupParent: "cgroup-parent"
         case .detach: "detach"
         }
     }
@@ -148,7 +149,7 @@ enum RunFlag: CaseIterable {
         switch self {
         case .interactive, .tty, .autoRemove, .privileged, .readOnly, .detach: .flag
         case .env, .envFile, .volume, .capAdd, .capDrop, .securityOpt, .ulimit, .groupAdd: .repeatable
-        case .name, .hostname, .workdir, .entrypoint, .memory, .pidsLimit, .cpus, .user, .userns: .value
+        case .name, .hostname, .workdir, .entrypoint, .memory, .pidsLimit, .cpus, .user, .userns, .cgroupParent: .value
         }
     }
 
@@ -203,6 +204,7 @@ extension RunRequest {
         case .ulimit: options.ulimit.append(value)
         case .groupAdd: options.groupAdd.append(value)
         case .userns: options.userns = value
+        case .cgroupParent: options.cgroupParent = value
         case .interactive, .tty, .autoRemove, .privileged, .readOnly, .detach:
             preconditionFailure("--\(flag.long) takes no value")
         }

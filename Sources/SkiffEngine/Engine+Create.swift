@@ -48,7 +48,7 @@ extension Engine {
                                         hostname: hostname, tty: spec.tty, defaultHome: Environment.isRoot(user))
         let binds = try spec.volumes.map { (v) throws(SkiffError) in try Bind.parse(v).description }
         let driver = try cgroupDriver()
-        let cgroupName = "skiff/" + id
+        let cgroupName = (spec.cgroupParent ?? CgroupParent.shared) + "/" + id
 
         let capabilities = try CapabilitySet.resolve(add: spec.capAdd, drop: spec.capDrop, privileged: spec.privileged)
         let security = try SecurityOptions.parse(spec.securityOpt)

@@ -211,6 +211,9 @@ extension Engine {
             for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
         }
         for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }
+        if !config.cgroupDirs.isEmpty && CgroupParent.isShared(config.cgroupName) {
+            args.append("--shared-cgroup-parent")
+        }
         if !config.cgroupDirs.isEmpty, let oom = driver.oomEventsFile(for: config.cgroupName) { args += ["--oom-file", oom] }
         for etc in ["hostname", "hosts", "resolv.conf"] { args += ["--bind", dir + "/" + etc, "/etc/" + etc, "rw"] }
         for text in config.binds {

@@ -36,6 +36,9 @@ public struct RunSpec: Sendable {
     public var groupAdd: [String] = []
     /// --userns: nil or "host", or "private" (UserNamespaceMap).
     public var userns: String? = nil
+    /// --cgroup-parent, normalized (CgroupParent): the container's cgroup is
+    /// PARENT/ID in every hierarchy instead of skiff/ID.
+    public var cgroupParent: String? = nil
     public var detach = false
     public var interactive = false
     public var tty = false

@@ -101,7 +101,41 @@ enum CgroupPaths {
         return result.reversed()
     }
 
+    /// The parents of `name` that go when they are empty: only the shared
+    /// `skiff/` of a default name. A --cgroup-parent belongs to whoever
+    /// made it (one that `create` made is rolled back through its list).
+    static func sharedParents(base: String, name: String) -> [String] {
+        CgroupParent.isShared(name) ? parents(base: base, name: name) : []
+    }
+
     static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+}
+
+/// Where a container's cgroups go: skiff/ID in every hierarchy, or
+/// PARENT/ID with Docker's --cgroup-parent.
+public enum CgroupParent {
+    /// The default parent, shared by every container and removed once empty.
+    public static let shared = "skiff"
+
+    /// Whether a container's cgroup name is skiff/ID, under the shared parent.
+    public static func isShared(_ cgroupName: String) -> Bool {
+        let parts = cgroupName.split(separator: "/")
+        return parts.count == 2 && parts[0] == shared
+    }
+
+    /// A --cgroup-parent value as a relative path: "/a/b/" and "a/b" name
+    /// the same place (under each hierarchy's root), as with Docker's
+    /// cgroupfs driver. No empty, "." or ".." parts.
+    public static func normalize(_ text: String) throws(SkiffError) -> String {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: true)
+        let name = parts.joined(separator: "/")
+        let ok = !parts.isEmpty && parts.allSatisfy { $0 != "." && $0 != ".." }
+            && !text.contains(where: { $0 == "\n" || $0 == "\0" || $0 == "," })
+        guard ok else {
+            throw SkiffError(.usage, "invalid --cgroup-parent \"\(text)\": give a path of cgroup names like skiff-demo or /lab/students")
+        }
+        return name
+    }
 }
 
 enum CgroupOps {

@@ -108,7 +108,7 @@ public struct CgroupV1Driver: CgroupDriver {
     private func parentDirectories(for name: String) -> [String] {
         var result: [String] = []
         for base in Set(mountpoints.values).sorted() {
-            result += CgroupPaths.parents(base: base, name: name)
+            result += CgroupPaths.sharedParents(base: base, name: name)
         }
         // Deepest first across hierarchies too.
         return result.sorted { $0.count > $1.count }

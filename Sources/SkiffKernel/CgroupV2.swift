@@ -61,7 +61,7 @@ public struct CgroupV2Driver: CgroupDriver {
                 throw error
             }
         } catch {
-            CgroupOps.rollback(created: created, parents: CgroupPaths.parents(base: root, name: name), fs: fs)
+            CgroupOps.rollback(created: created, parents: CgroupPaths.sharedParents(base: root, name: name), fs: fs)
             throw error
         }
     }
@@ -119,7 +119,7 @@ public struct CgroupV2Driver: CgroupDriver {
     public func remove(name: String) throws(SkiffError) {
         try CgroupPaths.validate(name)
         try CgroupOps.removeAll(leaves: directories(for: name),
-                                parents: CgroupPaths.parents(base: root, name: name), fs: fs)
+                                parents: CgroupPaths.sharedParents(base: root, name: name), fs: fs)
     }
 
     public func limitFiles(for name: String) -> [CgroupFileValue] {

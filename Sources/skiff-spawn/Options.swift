@@ -33,7 +33,8 @@ struct SpawnOptions {
     var cgroupDirs: [String] = []
     var oomFile = ""
     var reportExit = false       // foreground: "exit CODE" on the status pipe once the container is gone
-    var awaitCgroups = false     // the engine makes the cgroups while we clone: wait for its word (Standby.swift)
+    var awaitCgroups = false
+    var sharedCgroupParent = false // the cgroups' parent is the shared skiff/, removed once empty     // the engine makes the cgroups while we clone: wait for its word (Standby.swift)
     var binds: [BindMount] = []
     var logFile = ""             // JSON lines; empty means the container writes to our stdio
     var detach = false
@@ -90,6 +91,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--cgroup-dir": o.cgroupDirs.append(next())
         case "--oom-file": o.oomFile = next()
         case "--await-cgroups": o.awaitCgroups = true
+        case "--shared-cgroup-parent": o.sharedCgroupParent = true
         case "--report-exit": o.reportExit = true
         case "--bind":
             let source = next(), target = next(), mode = next()

@@ -148,7 +148,8 @@ func runContainer(_ o: SpawnOptions) -> Never {
     // The caller may go now; what is left happens in the background.
     report("exit \(code)")
     closeStatus()
-    finishInBackground(deleting: hidden, cgroupDirs: o.cgroupDirs)
+    // Only the shared skiff/ parent goes: a --cgroup-parent is not ours.
+    finishInBackground(deleting: hidden, cgroupDirs: o.sharedCgroupParent ? o.cgroupDirs : [])
     exit(code)
 }
 

@@ -133,7 +133,7 @@ struct CgroupV2DriverTests {
         try driver.remove(name: "skiff/b")
     }
 
-    @Test("deeper names delegate controllers at every level")
+    @Test("deeper names (--cgroup-parent) delegate controllers at every level, and their parents stay")
     func deeperName() throws {
         let fixture = try CgroupFixture.v2()
         let driver = fixture.v2Driver()
@@ -141,7 +141,7 @@ struct CgroupV2DriverTests {
         #expect(fixture.read("\(fixture.base)/skiff/pod/cgroup.subtree_control") == "cpu memory pids")
         #expect(fixture.read("\(fixture.base)/skiff/pod/x/cpu.max") == "50000 100000")
         try driver.remove(name: "skiff/pod/x")
-        #expect(fixture.skiffDirectories().isEmpty)
+        #expect(Set(fixture.skiffDirectories()) == ["\(fixture.base)/skiff", "\(fixture.base)/skiff/pod"])
     }
 
     @Test("OOM kills come from memory.events")
@@ -155,5 +155,25 @@ struct CgroupV2DriverTests {
                                   "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n")
         #expect(driver.oomKills(for: name) == 2)
         try driver.remove(name: name)
+    }
+}
+
+@Suite("cgroup parent names")
+struct CgroupParentNameTests {
+    @Test func slashesAroundAParentChangeNothing() throws {
+        #expect(try CgroupParent.normalize("/lab/students/") == "lab/students")
+        #expect(try CgroupParent.normalize("lab//students") == "lab/students")
+        #expect(try CgroupParent.normalize("skiff-demo") == "skiff-demo")
+    }
+
+    @Test(arguments: ["", "/", "a/../b", "..", "./x", "a,b", "a\nb"])
+    func badParentsAreRefused(_ text: String) {
+        #expect(throws: SkiffError.self) { try CgroupParent.normalize(text) }
+    }
+
+    @Test func onlySkiffSlashIDIsUnderTheSharedParent() {
+        #expect(CgroupParent.isShared("skiff/abc"))
+        #expect(!CgroupParent.isShared("skiff/pod/abc"))
+        #expect(!CgroupParent.isShared("lab/abc"))
     }
 }
