@@ -37,7 +37,7 @@ extension Engine {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck(name: "root", ok: isRoot,
                                   detail: isRoot ? "running as root" : "running as uid \(geteuid()): containers run rootless (see below)",
-                                  fix: isRoot ? nil : "run skiff with sudo for cgroup limits, --user and the probes"))
+                                  fix: isRoot ? nil : "run skiff with sudo for cgroup limits and the probes (and --user without a subordinate range)"))
         let filesystems = (try? Files.readString("/proc/filesystems")) ?? nil ?? ""
         let overlay = filesystems.contains("\toverlay\n")
         checks.append(DoctorCheck(name: "overlayfs", ok: overlay,

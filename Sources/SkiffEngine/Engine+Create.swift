@@ -16,6 +16,7 @@ extension Engine {
         defer { storeLock.release() }
         let image = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
         let lowerDirs = try images.layerDirectories(for: image)
+        if let rootlessMap { try shiftLayerOwners(image, lowerDirs: lowerDirs, map: rootlessMap) }
         Trace.mark("image resolved")
         let id = randomID()
         let name: String

@@ -21,6 +21,7 @@ public final class Engine: Sendable {
         self.root = root
         self.proxiesSignals = proxiesSignals
         self.containers = ContainerStore(root: root)
+        if !isRoot { Self.removeWithinRange() } // Engine+Rootless.swift
     }
 
     public var images: ImageStore { ImageStore(root: root) }

@@ -308,7 +308,10 @@ private final class Extraction {
             defer { close(fd) }
             let value: [UInt8] = [0x79]  // "y"
             let r = value.withUnsafeBytes { fsetxattr(fd, Whiteout.opaqueXattr, $0.baseAddress, 1, 0) }
-            if r != 0 {
+            // Rootless, trusted.* is out of reach; the user's overlay (userxattr) reads only the user.* mark.
+            let rootlessMark = r != 0 && geteuid() != 0
+                && value.withUnsafeBytes { fsetxattr(fd, Whiteout.userOpaqueXattr, $0.baseAddress, 1, 0) } == 0
+            if r != 0 && !rootlessMark {
                 let code = errno
                 if code == EPERM || code == EACCES {
                     throw SkiffError(.permission, "\(what): marking \"\(parent.isEmpty ? "/" : parent)\" opaque (\(raw)) needs root: setting \(Whiteout.opaqueXattr) needs CAP_SYS_ADMIN", errno: code)

@@ -1,0 +1,203 @@
+import Foundation
+import Testing
+
+/// The plain user the range tests run skiff as: `skifftest`, a system user
+/// with a subordinate range in /etc/subuid and /etc/subgid. Made on first
+/// use (as root, under a lock: suites run in parallel, and so may two test
+/// processes) and left in place for later runs; its range is put after
+/// every range the files already hold. nil when it cannot be made.
+enum RangeUser {
+    static let name = "skifftest"
+    static let count: UInt32 = 65536
+
+    struct Facts: Sendable { var uid: UInt32; var gid: UInt32; var subUID: UInt32; var subGID: UInt32 }
+
+    static let facts: Facts? = {
+        guard geteuid() == 0, access("/usr/bin/newuidmap", X_OK) == 0, access("/usr/bin/newgidmap", X_OK) == 0 else { return nil }
+        let lock = open("/run/lock/skiff-test-user.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX) == 0 else { return nil }
+        defer { close(lock) }
+        if getpwnam(name) == nil {
+            let add = Process()
+            add.executableURL = URL(fileURLWithPath: "/usr/sbin/useradd")
+            add.arguments = ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+            guard (try? add.run()) != nil else { return nil }
+            add.waitUntilExit()
+        }
+        guard let pw = getpwnam(name) else { return nil }
+        let (uid, gid) = (pw.pointee.pw_uid, pw.pointee.pw_gid)
+        guard let subUID = ensureRange("/etc/subuid"), let subGID = ensureRange("/etc/subgid") else { return nil }
+        return Facts(uid: uid, gid: gid, subUID: subUID, subGID: subGID)
+    }()
+
+    /// The user's range in `path`, appended after the others when missing.
+    static func ensureRange(_ path: String) -> UInt32? {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        var end: UInt32 = 1_000_000
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: ":")
+            guard f.count == 3, let start = UInt32(f[1]), let n = UInt32(f[2]) else { continue }
+            if f[0] == name { return start }
+            end = max(end, start + n)
+        }
+        let line = (text.isEmpty || text.hasSuffix("\n") ? "" : "\n") + "\(name):\(end):\(count)\n"
+        guard let handle = FileHandle(forWritingAtPath: path) ?? {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644])
+            return FileHandle(forWritingAtPath: path)
+        }() else { return nil }
+        handle.seekToEndOfFile()
+        handle.write(Data(line.utf8))
+        try? handle.close()
+        return end
+    }
+}
+
+/// Rootless with a subordinate range: skiff run by `skifftest` (see
+/// RangeUser), whose containers map 0 to it and 1...65536 to its range.
+@Suite("rootless with a subordinate range",
+       .enabled(if: isRoot, "needs root to make the test user and to become it (setpriv)"),
+       .enabled(if: unprivilegedUserNamespaces, "the kernel forbids user namespaces to non-root users"),
+       .enabled(if: RangeUser.facts != nil, "needs newuidmap/newgidmap (Debian's uidmap) and useradd to make the test user"))
+struct RootlessRangeTests {
+    let user = RangeUser.facts!
+
+    func sandbox(_ label: String = #function) -> Sandbox {
+        let box = Sandbox(label)
+        chown(box.root, user.uid, user.gid)
+        return box
+    }
+
+    /// skiff as the test user; `gid` other than its own group to make newgidmap refuse.
+    func skiff(_ box: Sandbox, _ args: [String], gid: UInt32? = nil, timeout: Double = 60) throws -> Sandbox.Result {
+        try box.run(["--reuid", "\(user.uid)", "--regid", "\(gid ?? user.gid)", "--clear-groups", Sandbox.skiff] + args,
+                    timeout: timeout, executable: "/usr/bin/setpriv")
+    }
+
+    func owner(_ path: String) -> String {
+        var st = stat()
+        return lstat(path, &st) == 0 ? "\(st.st_uid):\(st.st_gid)" : "missing"
+    }
+
+    func waitForLogs(_ box: Sandbox, _ name: String, containing text: String) throws -> String {
+        var logs = try skiff(box, ["logs", name])
+        for _ in 0..<150 where !logs.stdout.contains(text) {
+            usleep(20_000)
+            logs = try skiff(box, ["logs", name])
+        }
+        return logs.stdout + logs.stderr
+    }
+
+    @Test func theMapIsTheUserAndItsRange() throws {
+        let box = sandbox()
+        defer { box.cleanUp() }
+        let r = try skiff(box, ["run", "-d", "--name", "m", "busybox", "sh", "-c", "cat /proc/self/uid_map; sleep 30"])
+        #expect(r.code == 0, "\(r.stderr)")
+        let pidText = try String(contentsOfFile: box.root + "/containers/\(r.out)/pid", encoding: .utf8)
+        let pid = try #require(pidText.split(separator: " ").first.map(String.init))
+        func map(_ file: String) throws -> [String] {
+            try String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: " ").joined(separator: " ") }
+        }
+        #expect(try map("uid_map") == ["0 \(user.uid) 1", "1 \(user.subUID) \(RangeUser.count)"])
+        #expect(try map("gid_map") == ["0 \(user.gid) 1", "1 \(user.subGID) \(RangeUser.count)"])
+        #expect(try String(contentsOfFile: "/proc/\(pid)/setgroups", encoding: .utf8).hasPrefix("allow"))
+        // inspect and explain show it as they do for --userns=private.
+        let inspect = try skiff(box, ["inspect", "m"])
+        #expect(inspect.stdout.contains("1 \(user.subUID) \(RangeUser.count)"), "\(inspect.stdout)")
+        let explain = try skiff(box, ["explain", "m"])
+        #expect(explain.stdout.contains("1 \(user.subUID) \(RangeUser.count)") && explain.stdout.contains("rootless"),
+                "\(explain.stdout) \(explain.stderr)")
+        #expect(try skiff(box, ["rm", "-f", "m"]).code == 0)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func otherUsersRunAndExec() throws {
+        let box = sandbox()
+        defer { box.cleanUp() }
+        let run = try skiff(box, ["run", "--rm", "--user", "1000:1000", "busybox", "id"])
+        #expect(run.code == 0 && run.out.hasPrefix("uid=1000 gid=1000"), "\(run.stdout) \(run.stderr)")
+        let groups = try skiff(box, ["run", "--rm", "--user", "1000", "--group-add", "2000", "busybox", "id", "-G"])
+        #expect(groups.code == 0 && groups.out == "0 2000", "\(groups.stdout) \(groups.stderr)")
+        let started = try skiff(box, ["run", "-d", "--name", "e", "busybox", "sleep", "30"])
+        #expect(started.code == 0, "\(started.stderr)")
+        let exec = try skiff(box, ["exec", "-u", "1000:1000", "e", "sh", "-c",
+                                   "id -u; mkdir /tmp/d && echo hi > /tmp/d/f && chmod 700 /tmp/d"])
+        #expect(exec.code == 0 && exec.out == "1000", "\(exec.stdout) \(exec.stderr)")
+        // What container UID 1000 made is host UID subUID+999 in the upper dir.
+        let upper = box.root + "/containers/\(try #require(box.containerIDs.first))/upper"
+        #expect(owner(upper + "/tmp/d/f") == "\(user.subUID + 999):\(user.subGID + 999)")
+        #expect(try skiff(box, ["exec", "e", "stat", "-c", "%u:%g", "/tmp/d/f"]).out == "1000:1000")
+        // Beyond the range: refused with one line.
+        let beyond = try skiff(box, ["exec", "-u", "70000", "e", "true"])
+        #expect(beyond.code == 125 && beyond.stderr.contains("beyond the subordinate range"), "\(beyond.stderr)")
+        // The user cannot remove /tmp/d (mode 700, another owner): rm does it inside the range.
+        let rm = try skiff(box, ["rm", "-f", "e"])
+        #expect(rm.code == 0, "\(rm.stderr)")
+        #expect(box.containerIDs.isEmpty)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+        // And so does --rm, in the monitor.
+        let gone = try skiff(box, ["run", "--rm", "-u", "7", "busybox", "sh", "-c", "mkdir /tmp/x && touch /tmp/x/y && chmod 500 /tmp/x"])
+        #expect(gone.code == 0, "\(gone.stderr)")
+        #expect(box.containerIDs.isEmpty)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func imageFilesKeepTheirOwnersWhiteoutsAndOpaqueDirectories() throws {
+        let box = sandbox()
+        defer { box.cleanUp() }
+        let context = box.root + "/ctx"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try "data\n".write(toFile: context + "/f", atomically: true, encoding: .utf8)
+        try """
+            FROM busybox
+            COPY --chown=1000:1001 f /home/f
+            RUN mkdir -p /srv/a && touch /srv/a/old && chown -R 33:33 /srv
+            RUN rm /bin/ls && rm -rf /srv/a && mkdir /srv/a && touch /srv/a/new
+            """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        for path in [context, context + "/f", context + "/Dockerfile"] { chown(path, user.uid, user.gid) }
+        let build = try skiff(box, ["build", "-t", "owners", context], timeout: 120)
+        #expect(build.code == 0, "\(build.stdout) \(build.stderr)")
+        let r = try skiff(box, ["run", "--rm", "owners", "sh", "-c",
+                                "stat -c '%u:%g %n' /home/f /srv /srv/a/new; ls /srv/a; ls /bin/ls || echo no-ls"])
+        #expect(r.code == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("1000:1001 /home/f"), "\(r.stdout)")
+        #expect(lines.contains("33:33 /srv"), "\(r.stdout)")
+        #expect(lines.contains("new") && !lines.contains("old"), "the opaque directory hides the old file: \(r.stdout)")
+        #expect(lines.contains("no-ls"), "the whiteout hides /bin/ls: \(r.stdout)")
+        // On the host, the layer's file belongs to the range.
+        let layers = box.root + "/layers"
+        let files = (try FileManager.default.contentsOfDirectory(atPath: layers)).map { layers + "/" + $0 + "/home/f" }
+        let copied = try #require(files.first { FileManager.default.fileExists(atPath: $0) })
+        #expect(owner(copied) == "\(user.subUID + 999):\(user.subGID + 1000)")
+        // rmi removes the layers the user no longer owns.
+        let rmi = try skiff(box, ["rmi", "owners"])
+        #expect(rmi.code == 0, "\(rmi.stderr)")
+        let prune = try skiff(box, ["image", "prune", "-a", "-f"])
+        #expect(prune.code == 0, "\(prune.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: copied))
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func aRefusedMapLeavesNothing() throws {
+        let box = sandbox()
+        defer { box.cleanUp() }
+        #expect(try skiff(box, ["pull", "busybox"]).code == 0)
+        // newuidmap and newgidmap map for a process of the user's own group
+        // only (besides its range): nogroup is neither.
+        let r = try skiff(box, ["run", "--rm", "--name", "x", "busybox", "true"], gid: 65534)
+        #expect(r.code == 125, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.hasPrefix("skiff: map the container's IDs: newuidmap"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(box.containerIDs.isEmpty)
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test func doctorSaysTheRangeAndWhatItGives() throws {
+        let box = sandbox()
+        defer { box.cleanUp() }
+        let r = try skiff(box, ["doctor"])
+        let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("ok   rootless:") }.map(String.init) ?? ""
+        #expect(line.contains("\(user.subUID)") && line.contains("--user"), "\(r.stdout)")
+    }
+}
