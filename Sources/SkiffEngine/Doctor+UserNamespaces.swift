@@ -70,7 +70,7 @@ extension Engine {
             facts.append("a non-root user may create user namespaces, so skiff run works without sudo: "
                 + "container root is your own UID, state in \(isRoot ? "~/.local/share/skiff" : root.path)")
         }
-        facts.append("without cgroups: \(Self.rootlessCgroupReason), so --memory, --pids-limit and --cpus are refused")
+        facts.append(rootlessCgroupFact())
         facts.append(Self.rangeFact(isRoot: isRoot))
         facts.append("doctor --probes needs root")
         return DoctorCheck(name: "rootless", ok: ok,

@@ -21,31 +21,49 @@ import SkiffKernel
 /// - without one, only `0 UID 1`: all an unprivileged process may map
 ///   itself. Every file is root's inside, and other IDs are refused.
 ///
-/// What it cannot do, and says so: cgroups are root's (cgroup v1 has no
-/// delegation; v2 delegation is not used yet), so --memory, --pids-limit
-/// and --cpus are refused, not silently dropped; the probes still need
-/// root. --userns changes nothing rootless: as with Docker
+/// cgroups (`RootlessCgroups`): under the cgroup v2 subtree delegated to
+/// the user (systemd's user@UID.service), with the limits whose controller
+/// that subtree lists; without one (cgroup v1 has no delegation) no cgroup,
+/// and --memory, --pids-limit and --cpus are refused, not silently
+/// dropped. The probes still need root. --userns changes nothing rootless: as with Docker
 /// rootless, "host" is the user's own namespace, and every container
 /// has a private one inside it.
 extension Engine {
     /// Checks a rootless `create` and returns its user namespace map.
     func rootlessUserNamespace(_ spec: RunSpec) throws(SkiffError) -> UserNamespaceMap {
-        let limits = spec.limits
-        let asked = [("--memory", limits.limitsMemory), ("--pids-limit", limits.limitsPids), ("--cpus", limits.limitsCpu)]
-            .filter(\.1).map(\.0)
-        if !asked.isEmpty {
-            throw SkiffError(.unsupported, "cannot apply \(asked.joined(separator: ", ")) rootless: \(Self.rootlessCgroupReason) (run as root for limits)")
+        if spec.limits.limitsMemory || spec.limits.limitsPids || spec.limits.limitsCpu,
+           let refusal = try rootlessCgroups().refusal(spec.limits) {
+            throw refusal
         }
         var map = UserNamespaceMap(uid: getuid(), gid: getgid(), count: 1)
         if case .success(let range) = SubordinateIDs.forCurrentUser() { map.subordinate = range }
         return map
     }
 
-    /// Why rootless containers get no cgroup on this machine.
-    static var rootlessCgroupReason: String {
-        Files.exists("/sys/fs/cgroup/cgroup.subtree_control")
-            ? "cgroup v2 delegation to users is not used by Skiff yet, so a rootless container has no cgroup"
-            : "cgroup v1 does not delegate to users, so a rootless container has no cgroup"
+    /// The rootless engine's cgroup driver (`RootlessCgroups`).
+    func rootlessCgroups() throws(SkiffError) -> RootlessCgroups {
+        if let driver = try cgroupDriver() as? RootlessCgroups { return driver }
+        return try RootlessCgroups.forThisProcess()
+    }
+
+    /// What rootless containers get from cgroups here, for `doctor`.
+    func rootlessCgroupFact() -> String {
+        if isRoot {
+            let v2 = (try? Cgroups.detect())?.version == .v2
+            return v2 ? "a user's containers get cgroups under the cgroup v2 subtree systemd delegates to it (user@UID.service), "
+                + "with the limits whose controllers that subtree lists"
+                : "without cgroups: cgroup v1 does not delegate to users, so --memory, --pids-limit and --cpus are refused"
+        }
+        guard let cgroups = try? rootlessCgroups() else { return "no cgroups could be read" }
+        guard let subtree = cgroups.subtree else { return "without cgroups: \(cgroups.reason), so --memory, --pids-limit and --cpus are refused" }
+        let listed = subtree.availableControllers
+        let flags = [("memory", "--memory"), ("pids", "--pids-limit"), ("cpu", "--cpus")]
+        let works = flags.filter { listed.contains($0.0) }.map(\.1)
+        let refused = flags.filter { !listed.contains($0.0) }.map(\.1)
+        return "cgroup v2 subtree \(subtree.root) is delegated to you: each container gets a cgroup below it"
+            + (works.isEmpty ? "" : "; \(works.joined(separator: ", ")) work")
+            + (refused.isEmpty ? "" : "; \(refused.joined(separator: ", ")) are refused (controllers not delegated: "
+                + "\(listed.isEmpty ? "it offers none" : "it offers \(listed.joined(separator: " "))"))")
     }
 
     /// The xattr on a layer's directory that says which range its files

@@ -201,3 +201,92 @@ struct RootlessRangeTests {
         #expect(line.contains("\(user.subUID)") && line.contains("--user"), "\(r.stdout)")
     }
 }
+
+/// The cgroup2 of these hybrid machines (without memory, pids and cpu,
+/// which the v1 hierarchies hold; hugetlb at most), where a test can
+/// delegate a cgroup to the test user as systemd delegates user@UID.service.
+let controllerlessUnified: String? = {
+    let path = "/sys/fs/cgroup/unified"
+    let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    guard mounts.split(separator: "\n").contains(where: { $0.contains(" \(path) ") && $0.contains(" - cgroup2 ") }),
+          let controllers = try? String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8),
+          !controllers.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains(where: { ["memory", "pids", "cpu"].contains($0) })
+    else { return nil }
+    return path
+}()
+
+/// Rootless on cgroup v2 with a delegated subtree: a test cgroup under the
+/// hybrid machines' unified hierarchy (no memory, pids or cpu controller), handed to the test user (directory,
+/// cgroup.procs, cgroup.subtree_control, cgroup.threads), with skiff moved
+/// into it before it drops to the user. SKIFF_TEST_ROOTLESS_CGROUP2 points
+/// the rootless engine at that hierarchy (the root driver ignores it).
+@Suite("rootless cgroup v2 delegation",
+       .enabled(if: isRoot, "needs root to make and hand over the test cgroup and to become the test user"),
+       .enabled(if: unprivilegedUserNamespaces, "the kernel forbids user namespaces to non-root users"),
+       .enabled(if: RangeUser.facts != nil, "needs the test user (useradd)"),
+       .enabled(if: controllerlessUnified != nil, "needs a cgroup2 at /sys/fs/cgroup/unified without memory, pids and cpu (a hybrid machine)"))
+struct RootlessDelegationTests {
+    let user = RangeUser.facts!
+    let mount = controllerlessUnified!
+
+    func skiff(_ box: Sandbox, in cgroup: String, _ args: [String]) throws -> Sandbox.Result {
+        let script = "echo $$ > \(cgroup)/cgroup.procs && exec /usr/bin/setpriv --reuid \(user.uid) --regid \(user.gid) "
+            + "--clear-groups \(Sandbox.skiff) \"$@\""
+        return try box.run(["-c", script, "skiff"] + args, env: ["SKIFF_TEST_ROOTLESS_CGROUP2": mount],
+                           executable: "/bin/sh")
+    }
+
+    /// Removes the test cgroup once the processes that were in it (a
+    /// detached monitor, its delayed parent remover) are gone.
+    func removeCgroup(_ path: String) -> Bool {
+        for _ in 0..<300 {
+            if rmdir(path) == 0 || errno == ENOENT { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    @Test func containersGetACgroupInTheDelegatedSubtree() throws {
+        let cgroup = mount + "/skiff-test-delegated-\(UUID().uuidString.prefix(8))"
+        #expect(mkdir(cgroup, 0o755) == 0)
+        for path in [cgroup, cgroup + "/cgroup.procs", cgroup + "/cgroup.subtree_control", cgroup + "/cgroup.threads"] {
+            #expect(chown(path, user.uid, user.gid) == 0)
+        }
+        let box = Sandbox()
+        chown(box.root, user.uid, user.gid)
+        defer { box.cleanUp() }
+        let relative = String(cgroup.dropFirst(mount.count))
+
+        let r = try skiff(box, in: cgroup, ["run", "-d", "--name", "c", "busybox", "sleep", "30"])
+        #expect(r.code == 0, "\(r.stderr)")
+        let id = r.out
+        let pidText = try String(contentsOfFile: box.root + "/containers/\(id)/pid", encoding: .utf8)
+        let pid = try #require(pidText.split(separator: " ").first.map(String.init))
+        let own = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+        #expect(own.split(separator: "\n").contains("0::\(relative)/skiff/\(id)"), "\(own)")
+        #expect(FileManager.default.fileExists(atPath: cgroup + "/skiff/\(id)"))
+        let inspect = try skiff(box, in: cgroup, ["inspect", "c"])
+        #expect(inspect.stdout.contains(cgroup + "/skiff/\(id)"), "\(inspect.stdout) \(inspect.stderr)")
+
+        // No memory controller in this subtree: --memory is refused, before anything is made.
+        let memory = try skiff(box, in: cgroup, ["run", "--rm", "--memory", "64m", "busybox", "true"])
+        #expect(memory.code == 125, "\(memory.stdout) \(memory.stderr)")
+        #expect(memory.stderr.contains("cannot apply --memory rootless: the memory controller is not delegated to you"), "\(memory.stderr)")
+        #expect(memory.stderr.split(separator: "\n").count == 1, "\(memory.stderr)")
+
+        let once = try skiff(box, in: cgroup, ["run", "--rm", "busybox", "cat", "/proc/self/cgroup"])
+        #expect(once.code == 0 && once.stdout.contains("0::/\n"), "its own cgroup namespace: \(once.stdout) \(once.stderr)")
+        #expect(try skiff(box, in: cgroup, ["rm", "-f", "c"]).code == 0)
+        #expect(!FileManager.default.fileExists(atPath: cgroup + "/skiff/\(id)"))
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+        // The shared skiff/ parent goes too (by rm, or the last monitor's delayed remover); then the test cgroup.
+        var parentLeft = true
+        for _ in 0..<250 where parentLeft {
+            parentLeft = FileManager.default.fileExists(atPath: cgroup + "/skiff")
+            if parentLeft { usleep(20_000) }
+        }
+        #expect(!parentLeft, "skiff left \(cgroup)/skiff")
+        #expect(removeCgroup(cgroup), "left: \(cgroup)")
+        #expect(!FileManager.default.fileExists(atPath: cgroup))
+    }
+}
