@@ -394,9 +394,10 @@ public enum Whiteout {
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0
     }
 
-    /// True when `path` is a directory marked opaque for overlayfs.
+    /// True when `path` is a directory marked opaque for overlayfs (a layer
+    /// unpacked rootless has only the user.* mark).
     public static func isOpaque(_ path: String) -> Bool {
-        ExtendedAttribute.get(path, opaqueXattr) == [0x79]
+        ExtendedAttribute.get(path, opaqueXattr) == [0x79] || ExtendedAttribute.get(path, userOpaqueXattr) == [0x79]
     }
 }
 

@@ -107,7 +107,12 @@ struct RootlessRangeTests {
         let explain = try skiff(box, ["explain", "m"])
         #expect(explain.stdout.contains("1 \(user.subUID) \(RangeUser.count)") && explain.stdout.contains("rootless"),
                 "\(explain.stdout) \(explain.stderr)")
-        #expect(try skiff(box, ["rm", "-f", "m"]).code == 0)
+        // GID 5 is mapped: the terminal is group tty, as with root.
+        let t = try skiff(box, ["run", "-d", "-t", "--name", "t", "busybox", "sh", "-c", "stat -c %g /dev/pts/0; sleep 30"])
+        #expect(t.code == 0, "\(t.stderr)")
+        let logs = try waitForLogs(box, "t", containing: "5")
+        #expect(logs.split(whereSeparator: \.isNewline).first == "5", "\(logs)")
+        #expect(try skiff(box, ["rm", "-f", "m", "t"]).code == 0)
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
@@ -127,6 +132,12 @@ struct RootlessRangeTests {
         let upper = box.root + "/containers/\(try #require(box.containerIDs.first))/upper"
         #expect(owner(upper + "/tmp/d/f") == "\(user.subUID + 999):\(user.subGID + 999)")
         #expect(try skiff(box, ["exec", "e", "stat", "-c", "%u:%g", "/tmp/d/f"]).out == "1000:1000")
+        // commit gives the layer the IDs the files had inside.
+        #expect(try skiff(box, ["exec", "-u", "1000:1000", "e", "sh", "-c", "mkdir /tmp/p && echo x > /tmp/p/g"]).code == 0)
+        let commit = try skiff(box, ["commit", "e", "committed"])
+        #expect(commit.code == 0, "\(commit.stderr)")
+        let back = try skiff(box, ["run", "--rm", "committed", "stat", "-c", "%u:%g", "/tmp/p/g", "/tmp/p"])
+        #expect(back.stdout == "1000:1000\n1000:1000\n", "\(back.stdout) \(back.stderr)")
         // Beyond the range: refused with one line.
         let beyond = try skiff(box, ["exec", "-u", "70000", "e", "true"])
         #expect(beyond.code == 125 && beyond.stderr.contains("beyond the subordinate range"), "\(beyond.stderr)")
@@ -267,6 +278,10 @@ struct RootlessDelegationTests {
         #expect(FileManager.default.fileExists(atPath: cgroup + "/skiff/\(id)"))
         let inspect = try skiff(box, in: cgroup, ["inspect", "c"])
         #expect(inspect.stdout.contains(cgroup + "/skiff/\(id)"), "\(inspect.stdout) \(inspect.stderr)")
+
+        // exec joins the container's cgroup (and its cgroup namespace, where it is "/").
+        let exec = try skiff(box, in: cgroup, ["exec", "c", "cat", "/proc/self/cgroup"])
+        #expect(exec.code == 0 && exec.stdout.contains("0::/\n"), "\(exec.stdout) \(exec.stderr)")
 
         // No memory controller in this subtree: --memory is refused, before anything is made.
         let memory = try skiff(box, in: cgroup, ["run", "--rm", "--memory", "64m", "busybox", "true"])
