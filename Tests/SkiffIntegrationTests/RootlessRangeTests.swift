@@ -52,6 +52,20 @@ enum RangeUser {
     }
 }
 
+extension Sandbox {
+    /// A build context in the state root, its files `owner`'s.
+    func buildContext(owner: (uid: UInt32, gid: UInt32), files: [String: String]) throws -> String {
+        let context = root + "/ctx"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        chown(context, owner.uid, owner.gid)
+        for (name, text) in files {
+            try text.write(toFile: context + "/" + name, atomically: true, encoding: .utf8)
+            chown(context + "/" + name, owner.uid, owner.gid)
+        }
+        return context
+    }
+}
+
 /// Rootless with a subordinate range: skiff run by `skifftest` (see
 /// RangeUser), whose containers map 0 to it and 1...65536 to its range.
 @Suite("rootless with a subordinate range",
@@ -156,16 +170,12 @@ struct RootlessRangeTests {
     @Test func imageFilesKeepTheirOwnersWhiteoutsAndOpaqueDirectories() throws {
         let box = sandbox()
         defer { box.cleanUp() }
-        let context = box.root + "/ctx"
-        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
-        try "data\n".write(toFile: context + "/f", atomically: true, encoding: .utf8)
-        try """
+        let context = try box.buildContext(owner: (user.uid, user.gid), files: ["f": "data\n", "Dockerfile": """
             FROM busybox
             COPY --chown=1000:1001 f /home/f
             RUN mkdir -p /srv/a && touch /srv/a/old && chown -R 33:33 /srv
             RUN rm /bin/ls && rm -rf /srv/a && mkdir /srv/a && touch /srv/a/new
-            """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
-        for path in [context, context + "/f", context + "/Dockerfile"] { chown(path, user.uid, user.gid) }
+            """])
         let build = try skiff(box, ["build", "-t", "owners", context], timeout: 120)
         #expect(build.code == 0, "\(build.stdout) \(build.stderr)")
         let r = try skiff(box, ["run", "--rm", "owners", "sh", "-c",

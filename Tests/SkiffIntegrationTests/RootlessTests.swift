@@ -162,16 +162,13 @@ struct RootlessTests {
     @Test func layersWithWhiteoutsAndOpaqueDirectoriesWorkRootless() throws {
         let box = sandbox()
         defer { box.cleanUp() }
-        let context = box.root + "/ctx"
-        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
-        try """
+        let context = try box.buildContext(owner: (65534, 65534), files: ["Dockerfile": """
             FROM busybox AS changed
             RUN mkdir -p /srv/a && touch /srv/a/old
             RUN rm /bin/ls && rm -rf /srv/a && mkdir /srv/a && touch /srv/a/new
             FROM busybox
             COPY --from=changed /srv/a /copy
-            """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
-        chown(context, 65534, 65534)
+            """])
         // A whiteout is a 0/0 character device, which a plain user may make
         // (Linux 5.8); the opaque mark is user.overlay.opaque, which its overlay reads.
         let changed = try box.run(["build", "--target", "changed", "-t", "changed", context], timeout: 120, as: Self.user)
