@@ -289,6 +289,11 @@ struct RootlessDelegationTests {
         let inspect = try skiff(box, in: cgroup, ["inspect", "c"])
         #expect(inspect.stdout.contains(cgroup + "/skiff/\(id)"), "\(inspect.stdout) \(inspect.stderr)")
 
+        let doctor = try skiff(box, in: cgroup, ["doctor"])
+        let line = doctor.stdout.split(separator: "\n").first { $0.hasPrefix("ok   rootless:") }.map(String.init) ?? ""
+        #expect(line.contains("cgroup v2 subtree \(cgroup) is delegated to you")
+                && line.contains("--memory, --pids-limit, --cpus are refused (controllers not delegated"), "\(doctor.stdout)")
+
         // exec joins the container's cgroup (and its cgroup namespace, where it is "/").
         let exec = try skiff(box, in: cgroup, ["exec", "c", "cat", "/proc/self/cgroup"])
         #expect(exec.code == 0 && exec.stdout.contains("0::/\n"), "\(exec.stdout) \(exec.stderr)")
