@@ -8,9 +8,12 @@ import Testing
 /// every range the files already hold. nil when it cannot be made.
 enum RangeUser {
     static let name = "skifftest"
-    static let count: UInt32 = 65536
+    static let newRangeCount: UInt32 = 65536
 
-    struct Facts: Sendable { var uid: UInt32; var gid: UInt32; var subUID: UInt32; var subGID: UInt32 }
+    struct Facts: Sendable {
+        var uid: UInt32, gid: UInt32
+        var subUID: UInt32, subGID: UInt32, count: UInt32 // count: the smaller range, as skiff maps it
+    }
 
     static let facts: Facts? = {
         guard geteuid() == 0, access("/usr/bin/newuidmap", X_OK) == 0, access("/usr/bin/newgidmap", X_OK) == 0 else { return nil }
@@ -26,21 +29,21 @@ enum RangeUser {
         }
         guard let pw = getpwnam(name) else { return nil }
         let (uid, gid) = (pw.pointee.pw_uid, pw.pointee.pw_gid)
-        guard let subUID = ensureRange("/etc/subuid"), let subGID = ensureRange("/etc/subgid") else { return nil }
-        return Facts(uid: uid, gid: gid, subUID: subUID, subGID: subGID)
+        guard let u = ensureRange("/etc/subuid"), let g = ensureRange("/etc/subgid") else { return nil }
+        return Facts(uid: uid, gid: gid, subUID: u.start, subGID: g.start, count: min(u.count, g.count))
     }()
 
-    /// The user's range in `path`, appended after the others when missing.
-    static func ensureRange(_ path: String) -> UInt32? {
+    /// The user's (first) range in `path`, appended after the others when missing.
+    static func ensureRange(_ path: String) -> (start: UInt32, count: UInt32)? {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         var end: UInt32 = 1_000_000
         for line in text.split(separator: "\n") {
             let f = line.split(separator: ":")
             guard f.count == 3, let start = UInt32(f[1]), let n = UInt32(f[2]) else { continue }
-            if f[0] == name { return start }
+            if f[0] == name { return (start, n) }
             end = max(end, start + n)
         }
-        let line = (text.isEmpty || text.hasSuffix("\n") ? "" : "\n") + "\(name):\(end):\(count)\n"
+        let line = (text.isEmpty || text.hasSuffix("\n") ? "" : "\n") + "\(name):\(end):\(newRangeCount)\n"
         guard let handle = FileHandle(forWritingAtPath: path) ?? {
             FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644])
             return FileHandle(forWritingAtPath: path)
@@ -48,7 +51,7 @@ enum RangeUser {
         handle.seekToEndOfFile()
         handle.write(Data(line.utf8))
         try? handle.close()
-        return end
+        return (end, newRangeCount)
     }
 }
 
@@ -112,14 +115,14 @@ struct RootlessRangeTests {
             try String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .utf8).split(separator: "\n")
                 .map { $0.split(separator: " ").joined(separator: " ") }
         }
-        #expect(try map("uid_map") == ["0 \(user.uid) 1", "1 \(user.subUID) \(RangeUser.count)"])
-        #expect(try map("gid_map") == ["0 \(user.gid) 1", "1 \(user.subGID) \(RangeUser.count)"])
+        #expect(try map("uid_map") == ["0 \(user.uid) 1", "1 \(user.subUID) \(user.count)"])
+        #expect(try map("gid_map") == ["0 \(user.gid) 1", "1 \(user.subGID) \(user.count)"])
         #expect(try String(contentsOfFile: "/proc/\(pid)/setgroups", encoding: .utf8).hasPrefix("allow"))
         // inspect and explain show it as they do for --userns=private.
         let inspect = try skiff(box, ["inspect", "m"])
-        #expect(inspect.stdout.contains("1 \(user.subUID) \(RangeUser.count)"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("1 \(user.subUID) \(user.count)"), "\(inspect.stdout)")
         let explain = try skiff(box, ["explain", "m"])
-        #expect(explain.stdout.contains("1 \(user.subUID) \(RangeUser.count)") && explain.stdout.contains("rootless"),
+        #expect(explain.stdout.contains("1 \(user.subUID) \(user.count)") && explain.stdout.contains("rootless"),
                 "\(explain.stdout) \(explain.stderr)")
         // GID 5 is mapped: the terminal is group tty, as with root.
         let t = try skiff(box, ["run", "-d", "-t", "--name", "t", "busybox", "sh", "-c", "stat -c %g /dev/pts/0; sleep 30"])
@@ -153,7 +156,7 @@ struct RootlessRangeTests {
         let back = try skiff(box, ["run", "--rm", "committed", "stat", "-c", "%u:%g", "/tmp/p/g", "/tmp/p"])
         #expect(back.stdout == "1000:1000\n1000:1000\n", "\(back.stdout) \(back.stderr)")
         // Beyond the range: refused with one line.
-        let beyond = try skiff(box, ["exec", "-u", "70000", "e", "true"])
+        let beyond = try skiff(box, ["exec", "-u", "\(user.count + 1)", "e", "true"])
         #expect(beyond.code == 125 && beyond.stderr.contains("beyond the subordinate range"), "\(beyond.stderr)")
         // The user cannot remove /tmp/d (mode 700, another owner): rm does it inside the range.
         let rm = try skiff(box, ["rm", "-f", "e"])
