@@ -50,25 +50,53 @@ func awaitOwnMap(socket: Int32) {
 }
 
 /// Writes the maps of `pid`'s user namespace with newuidmap and newgidmap:
-/// container 0 is the user's own ID, 1...N the subordinate range.
+/// container 0 is the user's own ID, 1...N the subordinate range. Both run
+/// at once (each is a setuid exec of a few milliseconds).
 func mapRange(pid: pid_t, own: (uid: UInt32, gid: UInt32), range: SubordinateIDs) -> String? {
+    var running: [(name: String, args: [String], tool: StartedTool)] = []
     for (name, gids) in [("newuidmap", false), ("newgidmap", true)] {
         guard let tool = SubordinateIDs.tool(name) else {
             return "map the container's IDs: \(name) is missing (install Debian's uidmap, or remove your /etc/subuid entry to run with one ID)"
         }
         let args = ["\(pid)"] + range.toolArguments(own: gids ? own.gid : own.uid, gids: gids)
-        if let why = runTool(tool, args) {
-            return "map the container's IDs: \(name) \(args.joined(separator: " ")) failed: \(why)"
+        running.append((name, args, startTool(tool, args)))
+    }
+    var failure: String? = nil
+    for (name, args, tool) in running {
+        if let why = tool.finish(), failure == nil {
+            failure = "map the container's IDs: \(name) \(args.joined(separator: " ")) failed: \(why)"
         }
     }
-    return nil
+    return failure
 }
 
-/// Runs a setuid helper; nil when it exits 0, else its first line of stderr.
-func runTool(_ path: String, _ args: [String]) -> String? {
+/// A helper started by `startTool`: its pid and the read end of its stderr.
+struct StartedTool {
+    var pid: pid_t
+    var errors: Int32
+    var failure: String? = nil
+
+    /// Waits for it: nil when it exited 0, else its first line of stderr.
+    func finish() -> String? {
+        if let failure { return failure }
+        let text = String(decoding: readAll(errors), as: UTF8.self)
+        close(errors)
+        let code = waitStatus(pid)
+        if code == 0 { return nil }
+        let line = text.split(separator: "\n").first.map(String.init) ?? ""
+        return line.isEmpty ? "exit status \(code)" : line
+    }
+}
+
+/// Starts a setuid helper with its stderr on a pipe and no other output.
+func startTool(_ path: String, _ args: [String]) -> StartedTool {
     let errors = makePipe()
     let child = fork()
-    if child < 0 { return "fork: \(errnoText())" }
+    if child < 0 {
+        close(errors.read)
+        close(errors.write)
+        return StartedTool(pid: -1, errors: -1, failure: "fork: \(errnoText())")
+    }
     if child == 0 {
         close(errors.read)
         let null = open("/dev/null", O_RDWR)
@@ -79,12 +107,7 @@ func runTool(_ path: String, _ args: [String]) -> String? {
         _exit(127)
     }
     close(errors.write)
-    let text = String(decoding: readAll(errors.read), as: UTF8.self)
-    close(errors.read)
-    let code = waitStatus(child)
-    if code == 0 { return nil }
-    let line = text.split(separator: "\n").first.map(String.init) ?? ""
-    return line.isEmpty ? "exit status \(code)" : line
+    return StartedTool(pid: child, errors: errors.read)
 }
 
 /// Runs `body` in a child that is root of a new user namespace in which
