@@ -2,10 +2,11 @@
 # The Debian/Ubuntu packages Skiff needs: C libraries it links (libarchive,
 # libseccomp, readline), the busybox-static binary the offline base image is
 # made from, glibc's static libc.a (libc6-dev) for the static skiff-probe, and
-# the reference tools the tests and benchmarks compare with.
+# the reference tools the tests and benchmarks compare with, and uidmap
+# (the setuid newuidmap/newgidmap that map a rootless user's /etc/subuid range).
 set -euo pipefail
 packages=(pkg-config libc6-dev libarchive-dev libseccomp-dev libreadline-dev busybox-static iproute2 tmux
-          crun runc skopeo umoci)
+          crun runc skopeo umoci uidmap)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

@@ -109,14 +109,27 @@ public enum Files {
     }
 
     /// rm -rf that never crosses into a mounted filesystem below `path`.
+    /// Rootless, what the user may not remove (owned by its subordinate
+    /// range) is left to `removeOutOfReach`.
     public static func removeTree(_ path: String) throws(SkiffError) {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             if errno == ENOENT { return }
             throw SkiffError.system("stat \(path)")
         }
-        try removeTree(path, device: st.st_dev, mode: st.st_mode)
+        do throws(SkiffError) {
+            try removeTree(path, device: st.st_dev, mode: st.st_mode)
+        } catch {
+            guard geteuid() != 0, error.errno == EACCES || error.errno == EPERM,
+                  let remove = removeOutOfReach, remove(path), !exists(path) else { throw error }
+        }
     }
+
+    /// Rootless with a subordinate range: removes `path` inside a user
+    /// namespace where the range is mapped (the spawn helper's
+    /// `remove-in-range`); true when it did. Set once at start-up by the
+    /// engine and the helper, before any thread could read it.
+    nonisolated(unsafe) public static var removeOutOfReach: ((String) -> Bool)? = nil
 
     private static func removeTree(_ path: String, device: dev_t, mode: mode_t) throws(SkiffError) {
         if (mode & S_IFMT) == S_IFDIR {

@@ -70,12 +70,31 @@ extension Engine {
             facts.append("a non-root user may create user namespaces, so skiff run works without sudo: "
                 + "container root is your own UID, state in \(isRoot ? "~/.local/share/skiff" : root.path)")
         }
-        facts.append("without cgroups: \(Self.rootlessCgroupReason), so --memory, --pids-limit and --cpus are refused")
-        facts.append("only root is mapped (one ID): --user with another ID, doctor --probes and images "
-            + "with whiteouts or opaque directories need root")
+        facts.append(rootlessCgroupFact())
+        facts.append(Self.rangeFact(isRoot: isRoot))
+        facts.append("doctor --probes needs root")
         return DoctorCheck(name: "rootless", ok: ok,
                            detail: facts.joined(separator: "; "),
                            fix: ok ? nil : "sysctl -w kernel.unprivileged_userns_clone=1 (Debian) or "
                                + "kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu)")
+    }
+
+    /// What the subordinate range gives a rootless container (Engine+Rootless.swift).
+    static func rangeFact(isRoot: Bool) -> String {
+        let gives = "--user, exec --user and image files of other owners work"
+        if isRoot {
+            return "a user with /etc/subuid and /etc/subgid entries gets them mapped through newuidmap/newgidmap "
+                + "(\(SubordinateIDs.tool("newuidmap") == nil ? "not installed: apt-get install uidmap" : "installed")), so \(gives); "
+                + "without one only the user's own UID is mapped, as root"
+        }
+        switch SubordinateIDs.forCurrentUser() {
+        case .success(let r):
+            return "subordinate IDs: container UIDs 1-\(r.count) are host UIDs \(r.uid)-\(r.uid + r.count - 1) "
+                + "(GIDs from \(r.gid)) through newuidmap/newgidmap, so \(gives)"
+        case .failure(let missing):
+            return "only root is mapped (one ID), because \(missing.reason): --user with another ID and image files "
+                + "of other owners need a range (apt-get install uidmap; usermod --add-subuids 100000-165535 "
+                + "--add-subgids 100000-165535 YOU) or root"
+        }
     }
 }

@@ -16,7 +16,7 @@ extension Engine {
     func deviceCheck(_ driver: any CgroupDriver) -> DoctorCheck {
         if rootless {
             return DoctorCheck(name: "device allow-list", ok: true,
-                               detail: "rootless: no cgroup, so no allow-list; the container may not mknod a host device "
+                               detail: "rootless: no allow-list (a v1 devices cgroup or a v2 device program needs root); the container may not mknod a host device "
                                    + "and its /dev holds only the nodes bound in from the host",
                                fix: nil)
         }
@@ -37,7 +37,7 @@ extension Engine {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck(name: "root", ok: isRoot,
                                   detail: isRoot ? "running as root" : "running as uid \(geteuid()): containers run rootless (see below)",
-                                  fix: isRoot ? nil : "run skiff with sudo for cgroup limits, --user and the probes"))
+                                  fix: isRoot ? nil : "run skiff with sudo for cgroup limits and the probes (and --user without a subordinate range)"))
         let filesystems = (try? Files.readString("/proc/filesystems")) ?? nil ?? ""
         let overlay = filesystems.contains("\toverlay\n")
         checks.append(DoctorCheck(name: "overlayfs", ok: overlay,
@@ -49,7 +49,7 @@ extension Engine {
             let needed = ["memory", "pids", "cpu"].filter { !controllers.contains($0) }
             checks.append(DoctorCheck(name: "cgroups", ok: needed.isEmpty,
                                       detail: "cgroup \(driver.version.rawValue), controllers: \(controllers.joined(separator: " "))"
-                                          + (rootless ? " (for root: rootless containers have no cgroup)" : ""),
+                                          + (rootless ? " (for root; rootless containers: see rootless below)" : ""),
                                       fix: needed.isEmpty ? nil : "enable the \(needed.joined(separator: ", ")) controller(s) (cgroup v2: add them to cgroup.subtree_control)"))
             checks.append(deviceCheck(driver))
         } catch {

@@ -16,6 +16,7 @@ extension Engine {
         defer { storeLock.release() }
         let image = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
         let lowerDirs = try images.layerDirectories(for: image)
+        if let rootlessMap { try shiftLayerOwners(image, lowerDirs: lowerDirs, map: rootlessMap) }
         Trace.mark("image resolved")
         let id = randomID()
         let name: String
@@ -61,7 +62,8 @@ extension Engine {
             capabilities: capabilities,
             privileged: spec.privileged, readOnlyRootfs: spec.readOnlyRootfs, limits: spec.limits,
             binds: binds, lowerDirs: lowerDirs, cgroupVersion: driver.version, cgroupName: cgroupName,
-            cgroupDirs: rootless ? [] : driver.directories(for: cgroupName))
+            cgroupDirs: driver.directories(for: cgroupName)) // rootless: under a delegated subtree, or none
+
         if spec.privileged { config.limits.allowAllDevices = true }
         config.securityOpt = spec.securityOpt.isEmpty ? nil : spec.securityOpt
         config.noNewPrivileges = security.noNewPrivileges ?? !spec.privileged

@@ -27,6 +27,7 @@ public final class Engine: Sendable {
         self.proxiesSignals = proxiesSignals
         self.reapsHelpers = reapsHelpers
         self.containers = ContainerStore(root: root)
+        if !isRoot { Self.removeWithinRange() } // Engine+Rootless.swift
     }
 
     public var images: ImageStore { ImageStore(root: root) }
@@ -45,7 +46,7 @@ public final class Engine: Sendable {
     /// of the CLI's CPU time in `run`, which needs the driver four times.
     func cgroupDriver() throws(SkiffError) -> any CgroupDriver {
         if let known = detectedCgroups.withLock({ $0 }) { return known }
-        let driver = try Cgroups.detect()
+        let driver: any CgroupDriver = rootless ? try RootlessCgroups.forThisProcess() : try Cgroups.detect()
         detectedCgroups.withLock { $0 = driver }
         return driver
     }

@@ -91,7 +91,7 @@ extension Engine {
             "ipc": "its own shared memory and message queues",
             "net": "its own network stack: only a loopback interface",
             "cgroup": "it sees its own cgroup as the root /",
-            "user": c.config.usernsMap.map { "root inside is host UID \($0.uid), an unprivileged user (--userns=private; maps: "
+            "user": c.config.usernsMap.map { "root inside is host UID \($0.uid), an unprivileged user (\(Self.userNamespaceKind($0, rootless: rootless)); maps: "
                 + (k.UserNamespace?.UidMap.joined(separator: ", ") ?? "") + ")" }
                 ?? "root inside is root on the host (no user namespace)",
             "time": "the host's clocks",

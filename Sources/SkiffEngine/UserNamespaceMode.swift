@@ -14,11 +14,16 @@ public struct UserNamespaceMap: Codable, Sendable, Equatable {
     public var uid: UInt32
     public var gid: UInt32
     public var count: UInt32
+    /// Rootless with a range (Engine+Rootless.swift): container IDs 1...N
+    /// are these host IDs, mapped by newuidmap/newgidmap; `uid`/`gid` (the
+    /// user's own, `count` 1) stay container root's.
+    public var subordinate: SubordinateIDs? = nil
 
-    public init(uid: UInt32, gid: UInt32, count: UInt32) {
+    public init(uid: UInt32, gid: UInt32, count: UInt32, subordinate: SubordinateIDs? = nil) {
         self.uid = uid
         self.gid = gid
         self.count = count
+        self.subordinate = subordinate
     }
 
     public static let defaultRange = (start: UInt32(100_000), count: UInt32(65_536))
@@ -49,29 +54,25 @@ public struct UserNamespaceMap: Codable, Sendable, Equatable {
     /// The `skiff` entry of a subuid/subgid file, else `root`'s (or `owner`'s only).
     public static func subordinateRange(_ path: String, owner only: String? = nil) -> (owner: String, start: UInt32, count: UInt32)? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        var found: [String: (UInt32, UInt32)] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: ":").map(String.init)
-            guard parts.count == 3, let start = UInt32(parts[1]), let count = UInt32(parts[2]), count > 0,
-                  found[parts[0]] == nil else { continue }
-            found[parts[0]] = (start, count)
-        }
-        for owner in only.map({ [$0] }) ?? ["skiff", "root"] {
-            if let (start, count) = found[owner] { return (owner, start, count) }
-        }
-        return nil
+        return SubordinateIDs.entry(in: text, for: only.map { [$0] } ?? ["skiff", "root"])
     }
 
     /// A --userns=private container's upper dir holds host IDs (its root's
     /// files are host UID `uid`): a committed layer takes the IDs it had
     /// inside. IDs outside the range (none the container could make) stay.
+    /// Rootless with a range, host IDs of the range are container IDs 1...N.
     public func shiftedToContainer(_ entry: ArchiveEntry) -> ArchiveEntry {
         var e = entry
         if e.uid >= uid && e.uid - uid < count { e.uid -= uid }
+        else if let s = subordinate, e.uid >= s.uid && e.uid - s.uid < s.count { e.uid = e.uid - s.uid + 1 }
         if e.gid >= gid && e.gid - gid < count { e.gid -= gid }
+        else if let s = subordinate, e.gid >= s.gid && e.gid - s.gid < s.count { e.gid = e.gid - s.gid + 1 }
         return e
     }
 
     /// The helper's arguments.
-    public var spawnArguments: [String] { ["--userns", "\(uid)", "\(gid)", "\(count)"] }
+    public var spawnArguments: [String] {
+        ["--userns", "\(uid)", "\(gid)", "\(count)"]
+            + (subordinate.map { ["--subids", "\($0.uid)", "\($0.gid)", "\($0.count)"] } ?? [])
+    }
 }

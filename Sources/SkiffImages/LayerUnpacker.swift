@@ -308,7 +308,10 @@ private final class Extraction {
             defer { close(fd) }
             let value: [UInt8] = [0x79]  // "y"
             let r = value.withUnsafeBytes { fsetxattr(fd, Whiteout.opaqueXattr, $0.baseAddress, 1, 0) }
-            if r != 0 {
+            // Rootless, trusted.* is out of reach; the user's overlay (userxattr) reads only the user.* mark.
+            let rootlessMark = r != 0 && geteuid() != 0
+                && value.withUnsafeBytes { fsetxattr(fd, Whiteout.userOpaqueXattr, $0.baseAddress, 1, 0) } == 0
+            if r != 0 && !rootlessMark {
                 let code = errno
                 if code == EPERM || code == EACCES {
                     throw SkiffError(.permission, "\(what): marking \"\(parent.isEmpty ? "/" : parent)\" opaque (\(raw)) needs root: setting \(Whiteout.opaqueXattr) needs CAP_SYS_ADMIN", errno: code)
@@ -391,9 +394,10 @@ public enum Whiteout {
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0
     }
 
-    /// True when `path` is a directory marked opaque for overlayfs.
+    /// True when `path` is a directory marked opaque for overlayfs (a layer
+    /// unpacked rootless has only the user.* mark).
     public static func isOpaque(_ path: String) -> Bool {
-        ExtendedAttribute.get(path, opaqueXattr) == [0x79]
+        ExtendedAttribute.get(path, opaqueXattr) == [0x79] || ExtendedAttribute.get(path, userOpaqueXattr) == [0x79]
     }
 }
 

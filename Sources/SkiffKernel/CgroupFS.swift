@@ -26,6 +26,12 @@ public struct CgroupFS: Sendable {
     public var attachDeviceRules: @Sendable (_ directory: String, _ rules: [String]) -> SkiffError? = { dir, rules in
         do throws(SkiffError) { try DeviceProgram.attach(to: dir, rules: rules); return nil } catch { return error }
     }
+    /// The owner of a file or directory (not following a symlink), nil when
+    /// it does not exist: what tells a subtree delegated to a user (`CgroupDelegation`).
+    public var owner: @Sendable (_ path: String) -> UInt32? = { path in
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_uid : nil
+    }
 
     public init(
         makeDirectory: @escaping @Sendable (String) -> Int32,

@@ -1,4 +1,5 @@
 import Glibc
+import SkiffCommon
 
 // The spawn helper's command line. The engine passes everything as argv
 // (NUL-separated already), so nothing here needs a parser beyond a loop.
@@ -138,6 +139,12 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
                 fail(125, "spawn: bad user namespace map \(uid) \(gid) \(count)")
             }
             o.userns = UserNamespaceMap(uid: u, gid: g, count: c)
+        case "--subids": // after --userns: rootless with a subordinate range
+            let uid = next(), gid = next(), count = next()
+            guard let u = UInt32(uid), let g = UInt32(gid), let c = UInt32(count), c > 0, o.userns != nil else {
+                fail(125, "spawn: bad subordinate IDs \(uid) \(gid) \(count)")
+            }
+            o.userns?.subordinate = SubordinateIDs(uid: u, gid: g, count: c)
         case "--":
             o.command = Array(args[(i + 1)...])
             i = args.count

@@ -137,9 +137,9 @@ func setUpDev(_ rootFD: Int32) throws(SetupFailure) {
         close(target.fd)
     }
     let pts = try mountPoint(rootFD, "/dev/pts", directory: true)
-    // Rootless, GID 5 (tty) is not mapped: the terminal keeps root's group.
+    // Rootless without a range, GID 5 (tty) is not mapped: the terminal keeps root's group.
     try mountFS("devpts", pts.path, "devpts", Int(MS_NOSUID | MS_NOEXEC),
-                "newinstance,ptmxmode=0666,mode=0620" + (rootless ? "" : ",gid=5"))
+                "newinstance,ptmxmode=0666,mode=0620" + (rootless && !isMapped(5, in: "gid_map") ? "" : ",gid=5"))
     close(pts.fd)
     let shm = try mountPoint(rootFD, "/dev/shm", directory: true)
     try mountFS("shm", shm.path, "tmpfs", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=65536k")

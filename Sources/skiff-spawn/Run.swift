@@ -75,7 +75,7 @@ func runContainer(_ o: SpawnOptions) -> Never {
     report("pid \(pid) \(getpid())")
     if let map = o.userns, let s = layerSocket {
         close(s.child)
-        let failure = rootless ? mapOwnIDs(pid: pid, socket: s.monitor)
+        let failure = rootless ? mapOwnIDs(pid: pid, map: map, socket: s.monitor)
             : setUpUserNamespace(o, map: map, pid: pid, socket: s.monitor)
         close(s.monitor)
         if let failure {

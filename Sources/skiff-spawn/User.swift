@@ -89,12 +89,21 @@ func colonRecords(_ text: String) -> [[String]] {
     }
 }
 
-/// Rootless, only root's IDs are mapped and the groups cannot change
-/// (setgroups is denied in the namespace: see Rootless.swift).
+/// Rootless, the user's namespace maps only root unless it has a
+/// subordinate range (Rootless.swift); without one, setgroups is denied
+/// and the groups cannot change.
 func switchUser(_ user: ResolvedUser) throws(SetupFailure) {
-    if rootless && (user.uid != 0 || user.gid != 0) {
-        throw SetupFailure(code: 125, message: "switch to user \(user.uid):\(user.gid): rootless, the container's user namespace maps only root (your own UID); run as root for --user")
+    // Without setgroups the supplementary groups stay the user's and need no mapping.
+    let groups = rootless && !setgroupsAllowed ? [] : user.groups
+    if rootless, let id = ([(user.uid, "uid_map")] + ([user.gid] + groups).map { ($0, "gid_map") })
+        .first(where: { !isMapped($0.0, in: $0.1) }) {
+        let what = id.1 == "uid_map" ? "UID \(id.0)" : "GID \(id.0)"
+        let why = isMapped(1, in: "uid_map")
+            ? "\(what) is beyond the subordinate range /etc/subuid and /etc/subgid give you"
+            : "the container's user namespace maps only root (your own UID); add a range for you to /etc/subuid and /etc/subgid (and install uidmap) for --user"
+        throw SetupFailure(code: 125, message: "switch to user \(user.uid):\(user.gid): rootless, \(why)")
     }
-    let rc = user.groups.withUnsafeBufferPointer { skiff_switch_user(user.uid, user.gid, $0.baseAddress, $0.count, rootless ? 0 : 1) }
+    let setGroups: Int32 = rootless && !setgroupsAllowed ? 0 : 1
+    let rc = user.groups.withUnsafeBufferPointer { skiff_switch_user(user.uid, user.gid, $0.baseAddress, $0.count, setGroups) }
     try check(rc, "switch to user \(user.uid):\(user.gid)")
 }

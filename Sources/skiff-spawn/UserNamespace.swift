@@ -1,5 +1,6 @@
 import CShim
 import Glibc
+import SkiffCommon
 
 // --userns=private: the container's init is cloned into a new user
 // namespace too. Its root is host UID `map.uid` (an unprivileged range).
@@ -21,6 +22,8 @@ struct UserNamespaceMap {
     var uid: UInt32
     var gid: UInt32
     var count: UInt32
+    /// Rootless with /etc/subuid: container IDs 1...N (Rootless.swift).
+    var subordinate: SubordinateIDs? = nil
 }
 
 /// Monitor side: the init's maps, then the idmapped layers over `socket`.

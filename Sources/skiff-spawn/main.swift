@@ -11,6 +11,10 @@ _ = rootless // decided now, before any setns (Rootless.swift)
 var arguments = CommandLine.arguments
 if arguments.count > 1 && arguments[1] == "standby" { arguments = standBy(arguments) }
 if arguments.count > 1 && arguments[1] == "probe-idmap" { probeIdmappedMount(arguments) }
+if arguments.count > 1 && arguments[1] == "remove-in-range" { removeInRangeCommand(arguments) }
+if arguments.count > 1 && arguments[1] == "chown-in-range" { chownInRangeCommand(arguments) }
+// Rootless, what a container user gave to the subordinate range is removed inside it (--rm, Rootless.swift).
+if rootless { Files.removeOutOfReach = { path in removeInRange([path]) == nil } }
 let options = parseOptions(arguments)
 // Nothing the caller had open reaches the container but stdio (and our
 // status pipe and console socket, both close-on-exec).

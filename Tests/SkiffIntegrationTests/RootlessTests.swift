@@ -159,6 +159,30 @@ struct RootlessTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
+    @Test func layersWithWhiteoutsAndOpaqueDirectoriesWorkRootless() throws {
+        let box = sandbox()
+        defer { box.cleanUp() }
+        let context = try box.buildContext(owner: (65534, 65534), files: ["Dockerfile": """
+            FROM busybox AS changed
+            RUN mkdir -p /srv/a && touch /srv/a/old
+            RUN rm /bin/ls && rm -rf /srv/a && mkdir /srv/a && touch /srv/a/new
+            FROM busybox
+            COPY --from=changed /srv/a /copy
+            """])
+        // A whiteout is a 0/0 character device, which a plain user may make
+        // (Linux 5.8); the opaque mark is user.overlay.opaque, which its overlay reads.
+        let changed = try box.run(["build", "--target", "changed", "-t", "changed", context], timeout: 120, as: Self.user)
+        #expect(changed.code == 0, "\(changed.stdout) \(changed.stderr)")
+        let r = try box.run(["run", "--rm", "changed", "sh", "-c", "ls /srv/a; ls /bin/ls || echo no-ls"], as: Self.user)
+        #expect(r.code == 0 && r.stdout.split(separator: "\n") == ["new", "no-ls"], "\(r.stdout) \(r.stderr)")
+        // COPY --from reads the unpacked layers as overlay stacks them.
+        let copied = try box.run(["build", "-t", "copied", context], timeout: 120, as: Self.user)
+        #expect(copied.code == 0, "\(copied.stdout) \(copied.stderr)")
+        let c = try box.run(["run", "--rm", "copied", "ls", "/copy"], as: Self.user)
+        #expect(c.code == 0 && c.out == "new", "\(c.stdout) \(c.stderr)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func doctorSaysWhatWorksRootless() throws {
         let box = sandbox()
         let r = try box.run(["doctor"], as: Self.user)
