@@ -35,6 +35,8 @@ struct RootlessCgroups: CgroupDriver {
 
     func oomKills(for name: String) -> Int? { subtree?.oomKills(for: name) }
 
+    func oomEventsFile(for name: String) -> String? { subtree?.oomEventsFile(for: name) }
+
     var availableControllers: [String] { subtree?.availableControllers ?? [] }
 
     /// Why `limits` cannot be applied rootless, nil when they can: no
