@@ -433,3 +433,89 @@ int skiff_start_cgroup_touch(const char *procs) {
     return 0;
 #endif
 }
+
+// ---- Spawning without waiting for the exec ------------------------------
+
+struct skiff_nowait_child {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int fds[3];
+    const int *keep;
+    int nkeep;
+    int new_session;
+};
+
+static long skiff_raw_syscall6(long number, long a, long b, long c, long d, long e, long f) {
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    register long x4 __asm__("x4") = e;
+    register long x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory", "cc");
+    return x0;
+#else
+    (void)number; (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
+    return -ENOSYS;
+#endif
+}
+
+static int skiff_nowait_exec(void *arg) {
+    // Same file actions as skiff_spawn, as raw system calls: we share the
+    // caller's memory (and errno) until the exec.
+    struct skiff_nowait_child *c = arg;
+    for (int i = 0; i < 3; i++) {
+        if (c->fds[i] >= 0) skiff_raw_syscall3(SYS_dup3, c->fds[i], i, 0);
+    }
+    enum { spare = 900 };
+    for (int i = 0; i < c->nkeep; i++) skiff_raw_syscall3(SYS_dup3, c->keep[i], spare + i, 0);
+    for (int i = 0; i < c->nkeep; i++) skiff_raw_syscall3(SYS_dup3, spare + i, 3 + i, 0);
+    skiff_raw_syscall3(SYS_close_range, 3 + c->nkeep, ~0U, 0);
+    if (c->new_session) skiff_raw_syscall3(SYS_setsid, 0, 0, 0);
+    // Every signal to its default, none blocked, as posix_spawn's SETSIGDEF
+    // and SETSIGMASK (an ignored signal would stay ignored across exec).
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } dfl = { SIG_DFL, 0, NULL, 0 };
+    for (long sig = 1; sig < 65; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        skiff_raw_syscall6(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
+    }
+    unsigned long none = 0;
+    skiff_raw_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+    skiff_raw_syscall3(SYS_execve, (long)c->path, (long)c->argv, (long)c->envp);
+    skiff_raw_syscall3(SYS_exit, 127, 0, 0);
+    return 0;
+}
+
+int skiff_spawn_nowait(const char *path, char *const argv[], char *const envp[],
+                       int in_fd, int out_fd, int err_fd, const int *keep, int nkeep,
+                       int new_session, pid_t *pid_out) {
+#if !defined(__x86_64__) && !defined(__aarch64__)
+    return skiff_spawn(path, argv, envp, in_fd, out_fd, err_fd, keep, nkeep, new_session, pid_out);
+#else
+    size_t size = 64 * 1024;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
+    // The child reads these after we have returned: they live in the
+    // mapping, which is never freed (see the header).
+    struct skiff_nowait_child *c = (struct skiff_nowait_child *)stack;
+    int *keep_copy = (int *)(c + 1);
+    if (nkeep > 64) { munmap(stack, size); return EINVAL; }
+    for (int i = 0; i < nkeep; i++) keep_copy[i] = keep[i];
+    *c = (struct skiff_nowait_child){ path, argv, envp, { in_fd, out_fd, err_fd }, keep_copy, nkeep, new_session };
+    pid_t pid = clone(skiff_nowait_exec, stack + size, CLONE_VM | SIGCHLD, c);
+    if (pid < 0) { int code = errno; munmap(stack, size); return code; }
+    *pid_out = pid;
+    return 0;
+#endif
+}

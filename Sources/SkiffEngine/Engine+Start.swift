@@ -52,7 +52,8 @@ extension Engine {
     /// itself when it can, even earlier).
     public func prelaunchHelper(warm: Bool = true) {
         guard isRoot else { return }
-        guard let launched = try? Helper.launchStandby(root: root, warm: warm, io: .standard) else { return }
+        guard let launched = try? Helper.launchStandby(root: root, warm: warm, io: .standard,
+                                                       overlappingExec: !reapsHelpers) else { return }
         Trace.mark("standby spawned")
         standby.withLock { current in
             current?.abandon()

@@ -132,7 +132,11 @@ public enum Helper {
 
     /// Starts `skiff-spawn standby` with our stdio. `warm`: it makes the
     /// early no-op cgroup move first (see skiff-spawn's Standby.swift).
-    static func launchStandby(root: StateRoot, warm: Bool, io: AttachIO) throws(SkiffError) -> Standby {
+    /// `overlappingExec`: return before the helper's exec is done (the
+    /// CLI's launch; single-threaded callers that exit soon, since its
+    /// command line is never freed: see skiff_spawn_nowait).
+    static func launchStandby(root: StateRoot, warm: Bool, io: AttachIO,
+                              overlappingExec: Bool = false) throws(SkiffError) -> Standby {
         let exe = try path()
         var status: [Int32] = [0, 0]
         try syscall("create status pipe") { skiff_pipe_cloexec(&status) }
@@ -143,15 +147,22 @@ public enum Helper {
             throw error
         }
         let args = [exe, "standby"] + (warm ? ["--warm"] : [])
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
-        }
         var pid: pid_t = 0
         let keep = [status[1], channel[1]]
-        let rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, 2, 0, &pid)
+        let rc: Int32
+        if overlappingExec {
+            // Read by the child after we return: allocated for good.
+            rc = skiff_spawn_nowait(strdup(exe), permanentCStrings(args), permanentCStrings(environment(root)),
+                                    io.stdin, io.stdout, io.stderr, keep, 2, 0, &pid)
+        } else {
+            let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+            let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
+            defer {
+                argv.forEach { free($0) }
+                env.forEach { free($0) }
+            }
+            rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, 2, 0, &pid)
+        }
         close(status[1])
         close(channel[1])
         if rc != 0 {
@@ -160,6 +171,14 @@ public enum Helper {
             throw SkiffError.system("start \(exe)", errno: rc)
         }
         return Standby(pid: pid, status: status[0], channel: channel[0], io: io)
+    }
+
+    /// A NULL-terminated C string array that is never freed.
+    static func permanentCStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { array[i] = strdup(s) }
+        array[strings.count] = nil
+        return array
     }
 
     static func environment(_ root: StateRoot) -> [String] {

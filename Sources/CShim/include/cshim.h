@@ -20,6 +20,14 @@ pid_t skiff_clone_fork(int flags);
 /// itself where it is) and exits; nobody waits for it. -1 when it could not
 /// be started. For a large single-threaded process that must not wait.
 int skiff_start_cgroup_touch(const char *procs);
+/// As skiff_spawn, but returns as soon as the child exists instead of when
+/// its exec is done: the child shares our memory until then, so `path`,
+/// `argv`, `envp` and the descriptors must stay as they are for good (the
+/// CLI's one launch: they are never freed), and an exec that fails shows
+/// only as the child's exit (127). For a large single-threaded caller.
+int skiff_spawn_nowait(const char *path, char *const argv[], char *const envp[],
+                       int in_fd, int out_fd, int err_fd, const int *keep, int nkeep,
+                       int new_session, pid_t *pid_out);
 int skiff_unshare(int flags);
 int skiff_setns(int fd, int nstype);
 int skiff_pivot_root(const char *new_root, const char *put_old);
