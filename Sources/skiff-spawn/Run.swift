@@ -138,12 +138,13 @@ func runContainer(_ o: SpawnOptions) -> Never {
     }
     let code = waitStatus(pid)
     Trace.mark("reaped")
-    let ooms = oomKills(o.oomFile)
-    writeFileAtomically(o.stateDir + "/exit", "\(code) \(nowNanos()) \(ooms)\n")
+    let finished = "\(code) \(nowNanos()) \(oomKills(o.oomFile))\n"
+    // An --rm container's exit is recorded only if it cannot be removed.
+    if !o.removeOnExit { writeFileAtomically(o.stateDir + "/exit", finished) }
     removeCgroups(o.cgroupDirs)
-
     Trace.mark("exit recorded")
     let hidden = o.removeOnExit ? hideContainer(o) : nil
+    if o.removeOnExit && hidden == nil { writeFileAtomically(o.stateDir + "/exit", finished) }
     Trace.mark("removed")
     // The caller may go now; what is left happens in the background.
     report("exit \(code)")
@@ -197,11 +198,9 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
         }
         try setUpRootFS(o, consoleSocket: consoleSocket, idmappedLayers: idmappedLayers)
         Trace.mark("rootfs ready")
-        var byte: UInt8 = 0
-        if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
-        Trace.mark("joined")
-        close(joinedFD)
-        try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
+        // All that does not depend on our cgroups comes before waiting for
+        // them: on cgroup v1 the monitor's move often waits out an RCU grace
+        // period, and this work fills it.
         if !o.hostname.isEmpty {
             try check(sethostname(o.hostname, o.hostname.utf8.count), "set hostname")
         }
@@ -220,6 +219,12 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }
         Trace.mark("pivoted")
+        var byte: UInt8 = 0
+        if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
+        Trace.mark("joined")
+        close(joinedFD)
+        // Its root is the cgroup we are in now: inside, /proc/self/cgroup shows "/".
+        try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
         try confineAndExec(o, filter: filter)
     } catch {
         childFail(syncFD, error)
