@@ -5,7 +5,10 @@ import SkiffCommon
 /// `skiff-spawn run`: clone the container's init into new namespaces, wait
 /// for its exec, then stay as its monitor: copy output to the log, reap it,
 /// record the exit, remove its cgroups.
-func runContainer(_ o: SpawnOptions) -> Never {
+///
+/// `early`: an init the standby cloned already (it fits these options), to
+/// which we send `arguments` instead of cloning one.
+func runContainer(_ o: SpawnOptions, arguments: [String], early: EarlyInit? = nil) -> Never {
     if o.detach {
         // Daemonize: the engine reaps our parent at once and never waits for
         // the monitor, so no zombie is left in a long-lived caller (the tutor).
@@ -14,8 +17,9 @@ func runContainer(_ o: SpawnOptions) -> Never {
         if child > 0 { _exit(0) }
         setsid()
     }
-    let sync = makePipe()
-    let joined = makePipe()
+    // With an early init its ends of these are closed already (-1 here).
+    let sync = early.map { (read: $0.sync, write: Int32(-1)) } ?? makePipe()
+    let joined = early.map { (read: Int32(-1), write: $0.joined) } ?? makePipe()
     let logging = !o.logFile.isEmpty
     var outPipe: (read: Int32, write: Int32)? = nil
     var errPipe: (read: Int32, write: Int32)? = nil
@@ -32,9 +36,10 @@ func runContainer(_ o: SpawnOptions) -> Never {
         if o.consoleSocket < 0 { fail(125, "spawn: --tty needs --console-socket") }
         console = (-1, o.consoleSocket)
     } else if logging {
-        outPipe = makePipe()
-        errPipe = makePipe()
+        outPipe = early.map { (read: $0.out, write: Int32(-1)) } ?? makePipe()
+        errPipe = early.map { (read: $0.err, write: Int32(-1)) } ?? makePipe()
     }
+    if let early, !logging { close(early.out); close(early.err) }
 
     let filter = readSeccompFilter(o)
     var flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
@@ -46,8 +51,15 @@ func runContainer(_ o: SpawnOptions) -> Never {
         layerSocket = (fds[0], fds[1])
         flags |= SKIFF_CLONE_NEWUSER
     }
-    Trace.mark("clone")
-    let pid = skiff_clone_fork(flags)
+    let pid: Int32
+    if let early {
+        early.start(arguments)
+        Trace.mark("early init started")
+        pid = early.pid
+    } else {
+        Trace.mark("clone")
+        pid = skiff_clone_fork(flags)
+    }
     if pid < 0 {
         let hint = o.userns == nil ? "" : rootless ? " (rootless mode needs user namespaces: see skiff doctor)"
             : " (--userns=private needs user namespaces: see skiff doctor)"
@@ -64,11 +76,11 @@ func runContainer(_ o: SpawnOptions) -> Never {
                       filter: filter)
     }
 
-    close(sync.write)
-    close(joined.read)
+    if sync.write >= 0 { close(sync.write) }
+    if joined.read >= 0 { close(joined.read) }
     if let c = console { close(c.child) }
-    if let p = outPipe { close(p.write) }
-    if let p = errPipe { close(p.write) }
+    if let p = outPipe, p.write >= 0 { close(p.write) }
+    if let p = errPipe, p.write >= 0 { close(p.write) }
     installForwarding(to: pid)
     let startedAt = nowNanos()
     writeFileAtomically(o.stateDir + "/pid", "\(pid) \(processStartTime(pid)) \(getpid()) \(startedAt)\n")

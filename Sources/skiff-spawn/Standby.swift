@@ -11,17 +11,27 @@ import SkiffKernel
 /// run was abandoned. With --await-cgroups in it, the socket stays open for
 /// the engine's word that the cgroups exist (`awaitCgroups`); else we close it.
 /// Returns the command line to go on with, as if it had been our argv.
-func standBy(_ argv: [String]) -> [String] {
+/// An early init (EarlyInit.swift) is cloned while we wait, as root.
+func standBy(_ argv: [String]) -> (arguments: [String], early: EarlyInit?) {
+    // Only stdio, the status pipe and the socket are ours to keep; the
+    // early init's pipes come after this.
+    skiff_close_from(5)
     if argv.count > 2 && argv[2] == "--warm" { warmUpCgroupAttach() }
+    let early = rootless ? nil : EarlyInit.clone()
     let header = readExactly(standbyChannel, 8)
-    guard header.count == 8, let length = Int(String(decoding: header, as: UTF8.self), radix: 16) else { exit(0) }
+    guard header.count == 8, let length = Int(String(decoding: header, as: UTF8.self), radix: 16) else {
+        early?.discard()
+        exit(0)
+    }
     let bytes = readExactly(standbyChannel, length)
     Trace.mark("command received")
-    if bytes.count != length { exit(0) }
-    var received = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-    if received.last == "" { received.removeLast() }
+    if bytes.count != length {
+        early?.discard()
+        exit(0)
+    }
+    let received = decodeArguments(bytes)
     if !received.contains("--await-cgroups") { close(standbyChannel) }
-    return [argv[0]] + received
+    return ([argv[0]] + received, early)
 }
 
 /// The standby's socket to the engine.

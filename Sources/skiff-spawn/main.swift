@@ -9,7 +9,8 @@ import SkiffCommon
 Trace.mark("spawn main")
 _ = rootless // decided now, before any setns (Rootless.swift)
 var arguments = CommandLine.arguments
-if arguments.count > 1 && arguments[1] == "standby" { arguments = standBy(arguments) }
+var early: EarlyInit? = nil
+if arguments.count > 1 && arguments[1] == "standby" { (arguments, early) = standBy(arguments) }
 if arguments.count > 1 && arguments[1] == "probe-idmap" { probeIdmappedMount(arguments) }
 if arguments.count > 1 && arguments[1] == "remove-in-range" { removeInRangeCommand(arguments) }
 if arguments.count > 1 && arguments[1] == "chown-in-range" { chownInRangeCommand(arguments) }
@@ -18,8 +19,13 @@ if rootless { Files.removeOutOfReach = { path in removeInRange([path]) == nil } 
 let options = parseOptions(arguments)
 // Nothing the caller had open reaches the container but stdio (and our
 // status pipe and console socket, both close-on-exec).
-skiff_close_from(options.consoleSocket == 4 || options.awaitCgroups ? 5 : statusOpen ? 4 : 3)
+// (A standby closed the rest before making its early init's pipes.)
+if early == nil { skiff_close_from(options.consoleSocket == 4 || options.awaitCgroups ? 5 : statusOpen ? 4 : 3) }
+if let unfit = early, !EarlyInit.fits(options) {
+    unfit.discard()
+    early = nil
+}
 switch options.mode {
-case .run: runContainer(options)
+case .run: runContainer(options, arguments: arguments, early: early)
 case .exec: execInContainer(options)
 }

@@ -1,0 +1,80 @@
+import CShim
+import Glibc
+import SkiffCommon
+
+/// A container init cloned by the standby before its command line arrives,
+/// into the namespaces every plain `run` gets, so that the clone (about a
+/// millisecond, most of it the new network namespace) runs while the engine
+/// is still parsing and writing the state. It waits on `go` for the command
+/// line, parses it as we do, and goes on as `containerInit`. A run that
+/// needs something else (a terminal, a user namespace, -d, whose monitor
+/// is a grandchild) closes `go` instead: the early init exits at once, and
+/// the run clones its own. Nothing of it outlives us: if we die, `go`
+/// closes and it exits.
+struct EarlyInit {
+    var pid: Int32
+    var sync: Int32        // read end: its setup failure, or EOF at its exec
+    var joined: Int32      // write end: one byte once it is in its cgroups
+    var go: Int32          // write end: the command line, NUL-separated
+    var out: Int32         // read ends of its stdout and stderr, for when we log them
+    var err: Int32
+
+    static let flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
+
+    /// Clones it, or nil when that fails (the run then clones its own and
+    /// reports any error as usual).
+    static func clone() -> EarlyInit? {
+        let sync = makePipe(), joined = makePipe(), go = makePipe(), out = makePipe(), err = makePipe()
+        Trace.mark("early clone")
+        let pid = skiff_clone_fork(flags)
+        if pid == 0 {
+            // Ours: stdio, and the pipes' child ends. Not the status pipe
+            // or the engine's socket.
+            close(statusFD)
+            close(standbyChannel)
+            for fd in [sync.read, joined.write, go.write, out.read, err.read] { close(fd) }
+            let bytes = readAll(go.read)
+            close(go.read)
+            if bytes.isEmpty { _exit(0) }
+            let o = parseOptions(["skiff-spawn"] + decodeArguments(bytes))
+            let logging = !o.logFile.isEmpty
+            if !logging { close(out.write); close(err.write) }
+            containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: -1, consoleSocket: -1,
+                          outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil,
+                          filter: readSeccompFilter(o))
+        }
+        for fd in [sync.write, joined.read, go.read, out.write, err.write] { close(fd) }
+        if pid < 0 {
+            for fd in [sync.read, joined.write, go.write, out.read, err.read] { close(fd) }
+            return nil
+        }
+        return EarlyInit(pid: pid, sync: sync.read, joined: joined.write, go: go.write, out: out.read, err: err.read)
+    }
+
+    /// Whether a run with these options can use it: the namespaces it was
+    /// cloned into, and we, its parent, stay its monitor.
+    static func fits(_ o: SpawnOptions) -> Bool {
+        o.mode == .run && !o.detach && o.userns == nil && !o.tty && !o.makeTTY && !rootless
+    }
+
+    /// Sends it the command line it goes on with.
+    func start(_ arguments: [String]) {
+        var bytes: [UInt8] = []
+        for arg in arguments.dropFirst() { bytes += Array(arg.utf8) + [0] }
+        writeAll(go, bytes)
+        close(go)
+    }
+
+    /// Not needed: it exits, and we reap it.
+    func discard() {
+        for fd in [sync, joined, go, out, err] { close(fd) }
+        _ = waitStatus(pid)
+    }
+}
+
+/// NUL-separated arguments, as the engine sends them to the standby.
+func decodeArguments(_ bytes: [UInt8]) -> [String] {
+    var parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    if parts.last == "" { parts.removeLast() }
+    return parts
+}
