@@ -14,8 +14,7 @@ extension Engine {
         // Until config.json names its layers, no prune may take them.
         let storeLock = try images.lockStore(exclusive: false)
         defer { storeLock.release() }
-        let image = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
-        let lowerDirs = try images.layerDirectories(for: image)
+        let (image, lowerDirs) = try runnableImage(spec, progress: progress)
         Trace.mark("image resolved")
         let id = randomID()
         let name: String
@@ -23,9 +22,8 @@ extension Engine {
         if spec.name != nil && !containers.isValidName(name) {
             throw SkiffError(.usage, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
-        let imageConfig = image.config.config
-        var entrypoint = imageConfig?.entrypoint ?? []
-        var cmd = imageConfig?.cmd ?? []
+        var entrypoint = image.entrypoint ?? []
+        var cmd = image.cmd ?? []
         if let e = spec.entrypoint {
             entrypoint = e.isEmpty ? [] : [e]
             cmd = []
@@ -36,15 +34,15 @@ extension Engine {
         }
         let hostname = spec.hostname ?? String(id.prefix(12))
         if hostname.utf8.count > 64 { throw SkiffError(.usage, "hostname \(hostname) is longer than 64 characters") }
-        let workingDir = spec.workingDir ?? (imageConfig?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        let workingDir = spec.workingDir ?? image.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         guard workingDir.hasPrefix("/") else {
             throw SkiffError(.usage, "the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
         }
-        let user = spec.user ?? imageConfig?.user
+        let user = spec.user ?? image.user
         if let user, user.hasPrefix(":") || user.hasSuffix(":") || user.contains(where: { $0.isWhitespace }) {
             throw SkiffError(.usage, "invalid user: \"\(user)\" (use UID[:GID] or NAME[:GROUP])")
         }
-        let env = try Environment.merge(image: imageConfig?.env ?? [], files: spec.envFiles, flags: spec.env,
+        let env = try Environment.merge(image: image.env ?? [], files: spec.envFiles, flags: spec.env,
                                         hostname: hostname, tty: spec.tty, defaultHome: Environment.isRoot(user))
         let binds = try spec.volumes.map { (v) throws(SkiffError) in try Bind.parse(v).description }
         let driver = try cgroupDriver()
@@ -98,6 +96,19 @@ extension Engine {
         }
         Trace.mark("created")
         return Container(config: config, state: RuntimeState(status: .created), directory: dir)
+    }
+
+    /// The image's summary and unpacked layers: from the summary when the
+    /// store has one for the manifest the name leads to (`quickResolve`: no
+    /// Codable, no blob read), else the full way, which then leaves a
+    /// summary for the next run.
+    func runnableImage(_ spec: RunSpec, progress: (String) -> Void) throws(SkiffError) -> (ImageSummary, [String]) {
+        if let given = spec.resolvedImage { return (ImageSummary(given), try images.layerDirectories(for: given)) }
+        if let quick = images.quickResolve(spec.image) { return (quick.summary, quick.layerDirectories) }
+        let image = try resolveImage(spec.image, progress: progress)
+        let layerDirectories = try images.layerDirectories(for: image)
+        images.rememberSummary(of: image)
+        return (ImageSummary(image), layerDirectories)
     }
 
     /// The image by reference or ID; busybox is made on the spot when missing,

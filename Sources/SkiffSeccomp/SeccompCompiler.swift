@@ -73,17 +73,46 @@ public struct SeccompCache: Sendable {
 
     /// The path of the compiled filter, compiling it when it is not there yet.
     public func filter(_ profile: SeccompProfile, for target: SeccompTarget) throws(SkiffError) -> String {
-        let text = SeccompCompiler.canonicalText(profile, for: target)
-        let key = SHA256.hash(data: Array(text.utf8)).map { byte in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        let key = Self.hex(SeccompCompiler.canonicalText(profile, for: target))
         let path = directory + "/" + key + ".bpf"
         if Files.exists(path) { return path }
         let bytes = try SeccompCompiler.compile(profile, for: target)
         try Files.makeDirectories(directory)
         try Files.writeAtomically(path, bytes)
         return path
+    }
+
+    /// `filter(.skiffDefault, for: SeccompTarget(capabilities:))` without
+    /// building the default profile's table and its canonical text (about
+    /// 0.3 ms of every `run`): a memo `builtin-KEY` names the filter, KEY
+    /// hashing this program's build ID (the table is part of the program),
+    /// the capabilities, the architecture and the kernel release. A memo
+    /// whose filter is gone, or a program without a build ID, takes the
+    /// long way (which writes the memo again).
+    public func builtinFilter(capabilities: [String]) throws(SkiffError) -> String {
+        guard let buildID = BuildID.ofThisProgram else {
+            return try filter(.skiffDefault, for: SeccompTarget(capabilities: capabilities))
+        }
+        let target = SeccompTarget(capabilities: capabilities)
+        var u = utsname()
+        uname(&u)
+        let release = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let memo = directory + "/builtin-" + Self.hex(
+            [buildID, capabilities.joined(separator: ","), target.arch, release].joined(separator: "\n"))
+        if let name = (try? Files.readString(memo))?.trimmed, name.utf8.count == 68, name.hasSuffix(".bpf"),
+           !name.contains("/"), Files.exists(directory + "/" + name) {
+            return directory + "/" + name
+        }
+        let path = try filter(.skiffDefault, for: target)
+        try? Files.writeAtomically(memo, String(path.split(separator: "/").last ?? "") + "\n")
+        return path
+    }
+
+    static func hex(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { byte in
+            let s = String(byte, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
     }
 }
 
