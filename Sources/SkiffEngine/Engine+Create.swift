@@ -152,10 +152,14 @@ extension Engine {
         return path
     }
 
-    /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted in by the helper.
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted in by the
+    /// helper. Written in place, not through a temporary file and rename:
+    /// the directory is new and nobody reads these files before config.json,
+    /// written atomically last, makes the container exist (a crash before
+    /// that leaves a half-created directory, which `rm -f` removes).
     func writeEtcFiles(dir: String, hostname: String) throws(SkiffError) {
-        try Files.writeAtomically(dir + "/hostname", hostname + "\n")
-        try Files.writeAtomically(dir + "/hosts", """
+        try writeNewFile(dir + "/hostname", hostname + "\n")
+        try writeNewFile(dir + "/hosts", """
             127.0.0.1\tlocalhost
             ::1\tlocalhost ip6-localhost ip6-loopback
             fe00::0\tip6-localnet
@@ -170,7 +174,13 @@ extension Engine {
         let kept = host.split(separator: "\n").filter { line in
             !(line.hasPrefix("nameserver 127.") || line.hasPrefix("nameserver ::1"))
         }
-        try Files.writeAtomically(dir + "/resolv.conf", kept.joined(separator: "\n") + "\n")
+        try writeNewFile(dir + "/resolv.conf", kept.joined(separator: "\n") + "\n")
+    }
+
+    private func writeNewFile(_ path: String, _ text: String) throws(SkiffError) {
+        let fd = try syscall("create \(path)") { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        defer { close(fd) }
+        try Files.writeAll(fd, Array(text.utf8), what: path)
     }
 
     func randomID() -> String {

@@ -14,8 +14,8 @@ import Glibc
 /// through index.json to the manifest digest first, and only then to the
 /// summary of that digest. It can only be missing or damaged, and then the
 /// caller takes the full path (and writes it again). The file is the JSON
-/// body, a newline, and the body's sha256 (hex), so a truncated or edited
-/// file is noticed.
+/// body, a newline, and the body's FNV-1a checksum (16 hex digits), so a
+/// truncated or damaged file is noticed.
 public struct ImageSummary: Equatable, Sendable {
     static let version = 1
 
@@ -52,7 +52,7 @@ public struct ImageSummary: Equatable, Sendable {
                   workingDir: config?.workingDir, user: config?.user, diffIDs: image.config.rootfs.diffIDs)
     }
 
-    /// The file's bytes: canonical JSON, "\n", sha256 hex of the JSON, "\n".
+    /// The file's bytes: canonical JSON, "\n", its checksum in hex, "\n".
     public func encoded() -> [UInt8] {
         var json = JSONWriter(capacity: 512)
         json.beginObject()
@@ -67,7 +67,7 @@ public struct ImageSummary: Equatable, Sendable {
         json.member("workingDir", workingDir)
         json.endObject()
         var bytes = json.bytes
-        let check = Digest.of(bytes).hex
+        let check = Checksum.fnv1a64Hex(bytes)
         bytes.append(UInt8(ascii: "\n"))
         bytes.append(contentsOf: Array(check.utf8))
         bytes.append(UInt8(ascii: "\n"))
@@ -77,11 +77,12 @@ public struct ImageSummary: Equatable, Sendable {
     /// Parses a summary file; nil when it is damaged, of another version,
     /// or not the summary of `manifest`.
     public init?(decoding bytes: [UInt8], manifest: Digest) {
-        // JSON, "\n", 64 hex digits, "\n".
-        guard bytes.count > 66, bytes[bytes.count - 1] == 0x0A, bytes[bytes.count - 66] == 0x0A else { return nil }
-        let body = Array(bytes[..<(bytes.count - 66)])
-        let check = String(decoding: bytes[(bytes.count - 65)..<(bytes.count - 1)], as: UTF8.self)
-        guard Digest.of(body).hex == check, let json = JSONValue.parse(body),
+        // JSON, "\n", 16 hex digits, "\n".
+        let tail = 18
+        guard bytes.count > tail, bytes[bytes.count - 1] == 0x0A, bytes[bytes.count - tail] == 0x0A else { return nil }
+        let body = bytes[..<(bytes.count - tail)]
+        let check = String(decoding: bytes[(bytes.count - tail + 1)..<(bytes.count - 1)], as: UTF8.self)
+        guard Checksum.fnv1a64Hex(body) == check, let json = JSONValue.parse(Array(body)),
               json["version"]?.int64 == Int64(Self.version),
               let manifestText = json["manifest"]?.string, manifestText == manifest.description,
               let configText = json["config"]?.string, let config = try? Digest(parsing: configText),

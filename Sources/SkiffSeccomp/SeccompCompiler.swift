@@ -84,27 +84,33 @@ public struct SeccompCache: Sendable {
 
     /// `filter(.skiffDefault, for: SeccompTarget(capabilities:))` without
     /// building the default profile's table and its canonical text (about
-    /// 0.3 ms of every `run`): a memo `builtin-KEY` names the filter, KEY
-    /// hashing this program's build ID (the table is part of the program),
-    /// the capabilities, the architecture and the kernel release. A memo
-    /// whose filter is gone, or a program without a build ID, takes the
-    /// long way (which writes the memo again).
+    /// 0.3 ms of every `run`): a memo `builtin-KEY` names the filter. Its
+    /// first line is what the filter depends on besides the table, which is
+    /// part of this program: the program's build ID, the capabilities, the
+    /// machine and the kernel release; KEY is that line's checksum. A memo
+    /// for another line, or whose filter is gone, or a program without a
+    /// build ID, takes the long way (which writes the memo again).
     public func builtinFilter(capabilities: [String]) throws(SkiffError) -> String {
         guard let buildID = BuildID.ofThisProgram else {
             return try filter(.skiffDefault, for: SeccompTarget(capabilities: capabilities))
         }
-        let target = SeccompTarget(capabilities: capabilities)
         var u = utsname()
         uname(&u)
-        let release = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let memo = directory + "/builtin-" + Self.hex(
-            [buildID, capabilities.joined(separator: ","), target.arch, release].joined(separator: "\n"))
-        if let name = (try? Files.readString(memo))?.trimmed, name.utf8.count == 68, name.hasSuffix(".bpf"),
-           !name.contains("/"), Files.exists(directory + "/" + name) {
-            return directory + "/" + name
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
-        let path = try filter(.skiffDefault, for: target)
-        try? Files.writeAtomically(memo, String(path.split(separator: "/").last ?? "") + "\n")
+        let key = ["builtin", buildID, capabilities.joined(separator: ","), field(u.machine), field(u.release)]
+            .joined(separator: " ")
+        let memo = directory + "/builtin-" + Checksum.fnv1a64Hex(Array(key.utf8))
+        if let text = try? Files.readString(memo) {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.count == 3, lines[0] == key, lines[1].utf8.count == 68, lines[1].hasSuffix(".bpf"),
+               !lines[1].contains("/"), Files.exists(directory + "/" + lines[1]) {
+                return directory + "/" + lines[1]
+            }
+        }
+        let path = try filter(.skiffDefault, for: SeccompTarget(capabilities: capabilities))
+        try? Files.writeAtomically(memo, key + "\n" + String(path.split(separator: "/").last ?? "") + "\n")
         return path
     }
 

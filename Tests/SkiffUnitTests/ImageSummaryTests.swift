@@ -163,9 +163,9 @@ struct ImageSummaryTests {
                 try Files.writeAtomically(path, try #require(try Files.read(store.summariesPath + "/" + other.manifestDigest.hex)))
             case "newerVersion":
                 // Well formed and checksummed, but of a format this Skiff does not know.
-                let body = String(decoding: good.prefix(good.count - 66), as: UTF8.self)
+                let body = String(decoding: good.prefix(good.count - 18), as: UTF8.self)
                     .replacingOccurrences(of: "\"version\":1", with: "\"version\":2")
-                try Files.writeAtomically(path, Array((body + "\n" + Digest.of(Array(body.utf8)).hex + "\n").utf8))
+                try Files.writeAtomically(path, Array((body + "\n" + Checksum.fnv1a64Hex(Array(body.utf8)) + "\n").utf8))
             default:
                 unlink(path)
                 mkdir(path, 0o755)

@@ -39,11 +39,17 @@ struct SeccompMemoTests {
         #expect(try cache.builtinFilter(capabilities: caps) == expected)
         #expect(Files.exists(expected))
         let memo = dir + "/" + memos[0]
-        for damage in ["../../../etc/passwd\n", "", String(repeating: "x", count: 64) + ".bpf\n"] {
+        let good = try #require(try Files.readString(memo))
+        let lines = good.split(separator: "\n")
+        #expect(lines.count == 2 && lines[1] == expected.split(separator: "/").last!)
+        let other = try #require(Files.list(dir).first { $0.hasSuffix(".bpf") && dir + "/" + $0 != expected })
+        for damage in [lines[0] + "\n../../../etc/passwd\n", "", lines[0] + "\n" + String(repeating: "x", count: 64) + ".bpf\n",
+                       // Another key (as another build of skiff would write) must not be believed.
+                       "builtin other\n" + other + "\n"] {
             try Files.writeAtomically(memo, damage)
             #expect(try cache.builtinFilter(capabilities: caps) == expected)
         }
-        #expect(try Files.readString(memo) == String(expected.split(separator: "/").last!) + "\n")
+        #expect(try Files.readString(memo) == good)
     }
 
     @Test func buildIDNotesAreFoundAmongOtherNotes() {
