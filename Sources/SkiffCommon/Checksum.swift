@@ -5,7 +5,9 @@
 /// that must resist a forger: those files are only ever written by Skiff,
 /// beside state an attacker with write access could change anyway.
 public enum Checksum {
-    public static func fnv1a64<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+    // Not generic: a generic function called from another module runs
+    // unspecialized, with conformance lookups that cost more than the loop.
+    public static func fnv1a64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -15,12 +17,13 @@ public enum Checksum {
     }
 
     /// The checksum as 16 lowercase hex digits.
-    public static func fnv1a64Hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        let value = fnv1a64(bytes)
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(16)
-        for shift in stride(from: 60, through: 0, by: -4) { out.append(digits[Int((value >> UInt64(shift)) & 0xF)]) }
+    public static func fnv1a64Hex(_ bytes: ArraySlice<UInt8>) -> String {
+        let value = bytes.withUnsafeBytes { fnv1a64($0) }
+        let digits: StaticString = "0123456789abcdef"
+        var out = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { out[i] = digits.utf8Start[Int((value >> UInt64(60 - 4 * i)) & 0xF)] }
         return String(decoding: out, as: UTF8.self)
     }
+
+    public static func fnv1a64Hex(_ bytes: [UInt8]) -> String { fnv1a64Hex(bytes[...]) }
 }

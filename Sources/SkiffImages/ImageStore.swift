@@ -322,19 +322,23 @@ public struct ImageStore: Sendable {
 
     /// index.json's entries grouped by manifest digest, with their names.
     static func group(_ index: Index) -> [(descriptor: Descriptor, names: [String])] {
-        var order: [Digest] = []
-        var groups: [Digest: (descriptor: Descriptor, names: [String])] = [:]
+        // Keyed by the hex string, not the Digest: a dictionary of our own
+        // key type costs `run` a conformance lookup on first use.
+        var position: [String: Int] = [:]
+        var groups: [(descriptor: Descriptor, names: [String])] = []
         for entry in index.manifests {
-            if groups[entry.digest] == nil {
-                order.append(entry.digest)
-                groups[entry.digest] = (entry, [])
+            let at = position[entry.digest.hex] ?? {
+                groups.append((entry, []))
+                position[entry.digest.hex] = groups.count - 1
+                return groups.count - 1
+            }()
+            if let name = refName(of: entry) {
+                let name = normalized(name)
+                if !groups[at].names.contains(name) { groups[at].names.append(name) }
             }
-            if let name = refName(of: entry) { groups[entry.digest]!.names.append(normalized(name)) }
         }
-        return order.map { digest in
-            let group = groups[digest]!
-            return (group.descriptor, Array(Set(group.names)).sorted())
-        }
+        for i in groups.indices { groups[i].names.sort() }
+        return groups
     }
 
     /// Loads the image of a manifest (or of an image index: the manifest for
