@@ -186,10 +186,13 @@ extension Engine {
     func randomID() -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         _ = bytes.withUnsafeMutableBytes { skiff_random_bytes($0.baseAddress, 32) }
-        return bytes.map { b in
-            let s = String(b, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        let digits: StaticString = "0123456789abcdef"
+        var hex = [UInt8](repeating: 0, count: 64)
+        for (i, byte) in bytes.enumerated() {
+            hex[2 * i] = digits.utf8Start[Int(byte >> 4)]
+            hex[2 * i + 1] = digits.utf8Start[Int(byte & 0x0F)]
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     func uniqueRandomName() throws(SkiffError) -> String {

@@ -121,47 +121,48 @@ private struct JSONReader {
     }
 
     private mutating func object(depth: Int) -> JSONValue? {
-        position += 1
         var members: [(String, JSONValue)] = []
-        skipSpace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-            position += 1
-            return .object(members)
-        }
-        while true {
-            skipSpace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let key = string() else { return nil }
-            skipSpace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
-            position += 1
-            guard let value = value(depth: depth + 1) else { return nil }
+        let closed = items(closing: UInt8(ascii: "}")) { reader in
+            reader.skipSpace()
+            guard reader.position < reader.bytes.count, reader.bytes[reader.position] == UInt8(ascii: "\""),
+                  let key = reader.string() else { return false }
+            reader.skipSpace()
+            guard reader.position < reader.bytes.count, reader.bytes[reader.position] == UInt8(ascii: ":") else { return false }
+            reader.position += 1
+            guard let value = reader.value(depth: depth + 1) else { return false }
             members.append((key, value))
-            skipSpace()
-            guard position < bytes.count else { return nil }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            guard bytes[position] == UInt8(ascii: "}") else { return nil }
-            position += 1
-            return .object(members)
+            return true
         }
+        return closed ? .object(members) : nil
     }
 
     private mutating func array(depth: Int) -> JSONValue? {
-        position += 1
         var items: [JSONValue] = []
+        let closed = self.items(closing: UInt8(ascii: "]")) { reader in
+            guard let item = reader.value(depth: depth + 1) else { return false }
+            items.append(item)
+            return true
+        }
+        return closed ? .array(items) : nil
+    }
+
+    /// The comma-separated items of an object or array, from its opening
+    /// character to `close`; false when malformed.
+    private mutating func items(closing close: UInt8, _ item: (inout JSONReader) -> Bool) -> Bool {
+        position += 1
         skipSpace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+        if position < bytes.count, bytes[position] == close {
             position += 1
-            return .array(items)
+            return true
         }
         while true {
-            guard let item = value(depth: depth + 1) else { return nil }
-            items.append(item)
+            guard item(&self) else { return false }
             skipSpace()
-            guard position < bytes.count else { return nil }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            guard bytes[position] == UInt8(ascii: "]") else { return nil }
+            guard position < bytes.count else { return false }
+            let next = bytes[position]
             position += 1
-            return .array(items)
+            if next == UInt8(ascii: ",") { continue }
+            return next == close
         }
     }
 

@@ -30,6 +30,18 @@ private func resolveFully(_ store: ImageStore, _ name: String) throws -> (Image,
     return (image, directories)
 }
 
+/// A store with app:1 and other:1, both resolved the full way (summaries written).
+private func withTwoResolvedImages(_ body: (ImageStore, Image, Image) throws -> Void) throws {
+    try withImageTestRoot { root in
+        let store = ImageStore(root: root)
+        try imageTestMakeImage(store, tag: "app:1")
+        try makeOtherImage(store, tag: "other:1")
+        let (app, _) = try resolveFully(store, "app:1")
+        let (other, _) = try resolveFully(store, "other:1")
+        try body(store, app, other)
+    }
+}
+
 @Suite("Image summaries (run's quick image lookup)")
 struct ImageSummaryTests {
     @Test func theQuickPathGivesWhatTheFullPathGives() throws {
@@ -78,12 +90,7 @@ struct ImageSummaryTests {
     }
 
     @Test func rmiAndPruneTakeTheSummaryWithTheImage() throws {
-        try withImageTestRoot { root in
-            let store = ImageStore(root: root)
-            try imageTestMakeImage(store, tag: "app:1")
-            try makeOtherImage(store, tag: "other:1")
-            let (app, _) = try resolveFully(store, "app:1")
-            let (other, _) = try resolveFully(store, "other:1")
+        try withTwoResolvedImages { store, app, other in
             let appSummary = store.summariesPath + "/" + app.manifestDigest.hex
             let otherSummary = store.summariesPath + "/" + other.manifestDigest.hex
             #expect(Files.exists(appSummary) && Files.exists(otherSummary))
@@ -143,12 +150,7 @@ struct ImageSummaryTests {
 
     @Test(arguments: ["truncated", "flipped", "empty", "garbage", "otherManifest", "newerVersion", "directory"])
     func aDamagedSummaryIsIgnoredAndRewritten(damage: String) throws {
-        try withImageTestRoot { root in
-            let store = ImageStore(root: root)
-            try imageTestMakeImage(store, tag: "app:1")
-            try makeOtherImage(store, tag: "other:1")
-            let (image, _) = try resolveFully(store, "app:1")
-            let (other, _) = try resolveFully(store, "other:1")
+        try withTwoResolvedImages { store, image, other in
             let path = store.summariesPath + "/" + image.manifestDigest.hex
             let good = try #require(try Files.read(path))
             switch damage {
@@ -181,12 +183,7 @@ struct ImageSummaryTests {
     }
 
     @Test func anAmbiguousIDPrefixIsLeftToTheFullPath() throws {
-        try withImageTestRoot { root in
-            let store = ImageStore(root: root)
-            try imageTestMakeImage(store, tag: "app:1")
-            try makeOtherImage(store, tag: "other:1")
-            try resolveFully(store, "app:1")
-            try resolveFully(store, "other:1")
+        try withTwoResolvedImages { store, _, _ in
             // Every hex digit: with two images some one-digit prefix may match
             // both; such a prefix must not be answered by the quick path.
             for digit in "0123456789abcdef" {
@@ -328,5 +325,19 @@ extension JSONValue {
     var objectKeys: [String] {
         guard case .object(let members) = self else { return [] }
         return members.map(\.0)
+    }
+}
+
+@Suite("Container IDs")
+struct ContainerIDTests {
+    @Test func idsAre64LowercaseHexDigitsAndDiffer() {
+        let engine = Engine(root: StateRoot(path: "/tmp/skiff-test-ids-unused"))
+        let ids = (0..<50).map { _ in engine.randomID() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            #expect(id.utf8.count == 64 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }, "\(id)")
+        }
+        // Every digit shows up somewhere: no nibble is lost or fixed.
+        #expect(Set(ids.joined()).count == 16)
     }
 }
