@@ -58,9 +58,9 @@ extension ContainerConfig {
         if let usernsMap {
             json.key("usernsMap")
             json.beginObject()
-            json.member("count", usernsMap.count)
-            json.member("gid", usernsMap.gid)
-            json.member("uid", usernsMap.uid)
+            json.member("count", Int64(usernsMap.count))
+            json.member("gid", Int64(usernsMap.gid))
+            json.member("uid", Int64(usernsMap.uid))
             json.endObject()
         }
         json.member("workingDir", workingDir)

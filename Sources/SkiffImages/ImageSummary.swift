@@ -63,7 +63,7 @@ public struct ImageSummary: Equatable, Sendable {
         json.member("env", env)
         json.member("manifest", manifestDigest.description)
         json.member("user", user)
-        json.member("version", Self.version)
+        json.member("version", Int64(Self.version))
         json.member("workingDir", workingDir)
         json.endObject()
         var bytes = json.bytes

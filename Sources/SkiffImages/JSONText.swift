@@ -294,7 +294,8 @@ public struct JSONWriter {
 
     public mutating func string(_ value: String) { separate(); Self.appendQuoted(value, to: &bytes) }
     public mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: Array((value ? "true" : "false").utf8)) }
-    public mutating func int<T: BinaryInteger>(_ value: T) { separate(); bytes.append(contentsOf: Array(String(value).utf8)) }
+    // Not generic: callers in other modules would run it unspecialized.
+    public mutating func int(_ value: Int64) { separate(); bytes.append(contentsOf: Array(String(value).utf8)) }
 
     public mutating func strings(_ values: [String]) {
         beginArray()
@@ -306,7 +307,7 @@ public struct JSONWriter {
     /// JSONEncoder leaves out nil optionals of synthesized Codable types.
     public mutating func member(_ name: String, _ value: String?) { if let value { key(name); string(value) } }
     public mutating func member(_ name: String, _ value: Bool?) { if let value { key(name); bool(value) } }
-    public mutating func member<T: BinaryInteger>(_ name: String, _ value: T?) { if let value { key(name); int(value) } }
+    public mutating func member(_ name: String, _ value: Int64?) { if let value { key(name); int(value) } }
     public mutating func member(_ name: String, _ values: [String]?) { if let values { key(name); strings(values) } }
 
     private mutating func separate() {
