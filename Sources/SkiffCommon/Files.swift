@@ -67,17 +67,23 @@ public enum Files {
             throw SkiffError.system("open \(path)")
         }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Sized by fstat (plus one byte, to see the end in the first read);
+        // files of /proc say 0 and grow the buffer as they go.
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        var result = [UInt8](repeating: 0, count: max(size + 1, 4096))
+        var filled = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if filled == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
+            let n = result.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SkiffError.system("read \(path)")
             }
             if n == 0 { break }
-            result.append(contentsOf: buffer[0..<n])
+            filled += n
         }
+        result.removeSubrange(filled...)
         return result
     }
 

@@ -22,11 +22,7 @@ struct ContainerStore: Sendable {
     }
 
     func save(_ config: ContainerConfig) throws(SkiffError) {
-        let data: Data
-        do { data = try JSONCoding.encoder.encode(config) } catch {
-            throw SkiffError(.system, "encode container config: \(error)")
-        }
-        try Files.writeAtomically(root.container(config.id) + "/config.json", Array(data))
+        try Files.writeAtomically(root.container(config.id) + "/config.json", config.jsonBytes())
     }
 
     /// IDs of every container directory that has a config (half-created ones

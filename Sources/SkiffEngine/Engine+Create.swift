@@ -14,9 +14,17 @@ extension Engine {
         // Until config.json names its layers, no prune may take them.
         let storeLock = try images.lockStore(exclusive: false)
         defer { storeLock.release() }
-        let image = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
-        let lowerDirs = try images.layerDirectories(for: image)
-        if let rootlessMap { try shiftLayerOwners(image, lowerDirs: lowerDirs, map: rootlessMap) }
+        let image: ImageSummary
+        let lowerDirs: [String]
+        if let rootlessMap, rootlessMap.subordinate != nil {
+            // Owners are shifted by layer blob, which only the full image names.
+            let full = if let given = spec.resolvedImage { given } else { try resolveImage(spec.image, progress: progress) }
+            lowerDirs = try images.layerDirectories(for: full)
+            try shiftLayerOwners(full, lowerDirs: lowerDirs, map: rootlessMap)
+            image = ImageSummary(full)
+        } else {
+            (image, lowerDirs) = try runnableImage(spec, progress: progress)
+        }
         Trace.mark("image resolved")
         let id = randomID()
         let name: String
@@ -24,9 +32,8 @@ extension Engine {
         if spec.name != nil && !containers.isValidName(name) {
             throw SkiffError(.usage, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
-        let imageConfig = image.config.config
-        var entrypoint = imageConfig?.entrypoint ?? []
-        var cmd = imageConfig?.cmd ?? []
+        var entrypoint = image.entrypoint ?? []
+        var cmd = image.cmd ?? []
         if let e = spec.entrypoint {
             entrypoint = e.isEmpty ? [] : [e]
             cmd = []
@@ -37,15 +44,15 @@ extension Engine {
         }
         let hostname = spec.hostname ?? String(id.prefix(12))
         if hostname.utf8.count > 64 { throw SkiffError(.usage, "hostname \(hostname) is longer than 64 characters") }
-        let workingDir = spec.workingDir ?? (imageConfig?.workingDir).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        let workingDir = spec.workingDir ?? image.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         guard workingDir.hasPrefix("/") else {
             throw SkiffError(.usage, "the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
         }
-        let user = spec.user ?? imageConfig?.user
+        let user = spec.user ?? image.user
         if let user, user.hasPrefix(":") || user.hasSuffix(":") || user.contains(where: { $0.isWhitespace }) {
             throw SkiffError(.usage, "invalid user: \"\(user)\" (use UID[:GID] or NAME[:GROUP])")
         }
-        let env = try Environment.merge(image: imageConfig?.env ?? [], files: spec.envFiles, flags: spec.env,
+        let env = try Environment.merge(image: image.env ?? [], files: spec.envFiles, flags: spec.env,
                                         hostname: hostname, tty: spec.tty, defaultHome: Environment.isRoot(user))
         let binds = try spec.volumes.map { (v) throws(SkiffError) in try Bind.parse(v).description }
         let driver = try cgroupDriver()
@@ -102,6 +109,19 @@ extension Engine {
         return Container(config: config, state: RuntimeState(status: .created), directory: dir)
     }
 
+    /// The image's summary and unpacked layers: from the summary when the
+    /// store has one for the manifest the name leads to (`quickResolve`: no
+    /// Codable, no blob read), else the full way, which then leaves a
+    /// summary for the next run.
+    func runnableImage(_ spec: RunSpec, progress: (String) -> Void) throws(SkiffError) -> (ImageSummary, [String]) {
+        if let given = spec.resolvedImage { return (ImageSummary(given), try images.layerDirectories(for: given)) }
+        if let quick = images.quickResolve(spec.image) { return (quick.summary, quick.layerDirectories) }
+        let image = try resolveImage(spec.image, progress: progress)
+        let layerDirectories = try images.layerDirectories(for: image)
+        images.rememberSummary(of: image)
+        return (ImageSummary(image), layerDirectories)
+    }
+
     /// The image by reference or ID; busybox is made on the spot when missing,
     /// as `docker run` pulls.
     func resolveImage(_ reference: String, progress: (String) -> Void) throws(SkiffError) -> Image {
@@ -143,10 +163,14 @@ extension Engine {
         return path
     }
 
-    /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted in by the helper.
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted in by the
+    /// helper. Written in place, not through a temporary file and rename:
+    /// the directory is new and nobody reads these files before config.json,
+    /// written atomically last, makes the container exist (a crash before
+    /// that leaves a half-created directory, which `rm -f` removes).
     func writeEtcFiles(dir: String, hostname: String) throws(SkiffError) {
-        try Files.writeAtomically(dir + "/hostname", hostname + "\n")
-        try Files.writeAtomically(dir + "/hosts", """
+        try writeNewFile(dir + "/hostname", hostname + "\n")
+        try writeNewFile(dir + "/hosts", """
             127.0.0.1\tlocalhost
             ::1\tlocalhost ip6-localhost ip6-loopback
             fe00::0\tip6-localnet
@@ -161,16 +185,25 @@ extension Engine {
         let kept = host.split(separator: "\n").filter { line in
             !(line.hasPrefix("nameserver 127.") || line.hasPrefix("nameserver ::1"))
         }
-        try Files.writeAtomically(dir + "/resolv.conf", kept.joined(separator: "\n") + "\n")
+        try writeNewFile(dir + "/resolv.conf", kept.joined(separator: "\n") + "\n")
+    }
+
+    private func writeNewFile(_ path: String, _ text: String) throws(SkiffError) {
+        let fd = try syscall("create \(path)") { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        defer { close(fd) }
+        try Files.writeAll(fd, Array(text.utf8), what: path)
     }
 
     func randomID() -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         _ = bytes.withUnsafeMutableBytes { skiff_random_bytes($0.baseAddress, 32) }
-        return bytes.map { b in
-            let s = String(b, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        let digits: StaticString = "0123456789abcdef"
+        var hex = [UInt8](repeating: 0, count: 64)
+        for (i, byte) in bytes.enumerated() {
+            hex[2 * i] = digits.utf8Start[Int(byte >> 4)]
+            hex[2 * i + 1] = digits.utf8Start[Int(byte & 0x0F)]
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     func uniqueRandomName() throws(SkiffError) -> String {

@@ -42,7 +42,8 @@ extension Engine {
     /// `--privileged` turns seccomp off, as Docker does.
     func prepareSeccomp(_ options: SecurityOptions, capabilities: [String], privileged: Bool,
                         into dir: String) throws(SkiffError) -> String {
-        let profile: SeccompProfile
+        let cache = SeccompCache(directory: root.seccomp)
+        let cached: String
         let name: String
         switch options.seccomp {
         case .unconfined:
@@ -50,16 +51,16 @@ extension Engine {
         case _ where privileged:
             return "unconfined"
         case .builtIn:
-            profile = .skiffDefault
+            cached = try cache.builtinFilter(capabilities: capabilities)
             name = "builtin"
         case .file(let path):
             guard let bytes = try Files.read(path) else {
                 throw SkiffError(.notFound, "opening seccomp profile (\(path)) failed: no such file or directory")
             }
-            profile = try DockerProfileFormat.parse(bytes, source: path)
+            let profile = try DockerProfileFormat.parse(bytes, source: path)
+            cached = try cache.filter(profile, for: SeccompTarget(capabilities: capabilities))
             name = path
         }
-        let cached = try SeccompCache(directory: root.seccomp).filter(profile, for: SeccompTarget(capabilities: capabilities))
         // A hard link: the container keeps its filter even if the cache is cleared.
         let own = dir + "/seccomp.bpf"
         if link(cached, own) != 0 {

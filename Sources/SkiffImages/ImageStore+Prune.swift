@@ -113,6 +113,10 @@ extension ImageStore {
             freed += Self.treeBytes(path)
             if unlink(path) != 0 && errno != ENOENT { throw SkiffError.system("remove blob \(path)") }
         }
+        // A summary goes with its manifest (see ImageSummary).
+        for name in Files.list(summariesPath) where !((try? Digest(sha256Hex: name)).map(blobs.contains) ?? false) {
+            unlink(summariesPath + "/" + name)
+        }
         let keep = Set(diffIDs.map(\.hex)).union(layersInUse.map { String($0.split(separator: "/").last ?? "") })
         // A layer's HEX.size cache file goes with its layer.
         for name in Files.list(root.layers)

@@ -140,6 +140,7 @@ extension ImageStore {
             if unlink(blobPath(digest)) != 0 && errno != ENOENT {
                 throw SkiffError.system("remove blob \(blobPath(digest))")
             }
+            forgetSummary(digest)
         }
         for diffID in diffIDs.subtracting(keptDiffIDs).sorted() {
             let directory = root.layer(digestHex: diffID.hex)

@@ -227,51 +227,83 @@ public struct ImageStore: Sendable {
     /// "sha256:3f57…") names; nil when none. A name is tried before an ID, as
     /// Docker does; an ambiguous ID prefix is a `.conflict`.
     public func resolve(_ nameOrID: String) throws(SkiffError) -> Image? {
-        let index = try readIndex()
-        let reference: ImageReference
-        do throws(SkiffError) {
-            reference = try ImageReference(parsing: nameOrID)
-        } catch {
-            if let image = try resolveID(nameOrID, index: index) { return image }
-            throw error
-        }
-        if let image = try resolve(reference, index: index) { return image }
-        return try resolveID(nameOrID, index: index)
+        try lookup(nameOrID, index: try readIndex(), load: { (d, names) throws(SkiffError) in
+            try image(d, references: names)
+        }, configDigest: \.configDigest).value
     }
 
     /// The image `reference` names; nil when none.
     public func resolve(_ reference: ImageReference) throws(SkiffError) -> Image? {
-        try resolve(reference, index: try readIndex())
+        try lookup(reference, index: try readIndex(), load: { (d, names) throws(SkiffError) in
+            try image(d, references: names)
+        }).value
     }
 
-    private func resolve(_ reference: ImageReference, index: Index) throws(SkiffError) -> Image? {
+    /// What a lookup found. `unknown`: `load` could not say (the quick path
+    /// lacks a summary), so only the full path can answer.
+    enum Lookup<T> {
+        case found(T), none, unknown
+
+        var value: T? {
+            if case .found(let value) = self { return value }
+            return nil
+        }
+    }
+
+    /// The rules of `resolve(_:)` over any view of an image: `load` gives
+    /// the image of an index.json entry (nil: cannot tell), `configDigest`
+    /// its ID, so the full path (`Image`) and `run`'s quick path
+    /// (`ImageSummary`) can never disagree on which image a name means.
+    func lookup<T>(_ nameOrID: String, index: Index,
+                   load: (Descriptor, [String]) throws(SkiffError) -> T?,
+                   configDigest: (T) -> Digest) throws(SkiffError) -> Lookup<T> {
+        let reference: ImageReference
+        do throws(SkiffError) {
+            reference = try ImageReference(parsing: nameOrID)
+        } catch {
+            let byID = try lookupID(nameOrID, index: index, load: load, configDigest: configDigest)
+            if case .none = byID { throw error }
+            return byID
+        }
+        let byName = try lookup(reference, index: index, load: load)
+        if case .none = byName { return try lookupID(nameOrID, index: index, load: load, configDigest: configDigest) }
+        return byName
+    }
+
+    private func lookup<T>(_ reference: ImageReference, index: Index,
+                           load: (Descriptor, [String]) throws(SkiffError) -> T?) throws(SkiffError) -> Lookup<T> {
         let groups = Self.group(index)
+        let match: (descriptor: Descriptor, names: [String])?
         if let digest = reference.digest {
             let repository = reference.repository
-            guard let group = groups.first(where: { group in
+            match = groups.first { group in
                 group.descriptor.digest == digest && group.names.contains {
                     (try? ImageReference(parsing: $0).repository) == repository
                 }
-            }) else { return nil }
-            return try image(group.descriptor, references: group.names)
+            }
+        } else {
+            let name = reference.familiarName
+            match = groups.first { $0.names.contains(name) }
         }
-        let name = reference.familiarName
-        guard let group = groups.first(where: { $0.names.contains(name) }) else { return nil }
-        return try image(group.descriptor, references: group.names)
+        guard let match else { return .none }
+        return try load(match.descriptor, match.names).map { .found($0) } ?? .unknown
     }
 
-    private func resolveID(_ text: String, index: Index) throws(SkiffError) -> Image? {
+    private func lookupID<T>(_ text: String, index: Index,
+                             load: (Descriptor, [String]) throws(SkiffError) -> T?,
+                             configDigest: (T) -> Digest) throws(SkiffError) -> Lookup<T> {
         let hex = text.hasPrefix("sha256:") ? text.dropFirst("sha256:".count) : Substring(text)
-        guard Digest.isHexPrefix(hex) else { return nil }
-        var found: [Digest: Image] = [:]
+        guard Digest.isHexPrefix(hex) else { return .none }
+        var found: [Digest: T] = [:]
         for group in Self.group(index) {
-            let image = try image(group.descriptor, references: group.names)
-            if image.configDigest.hex.hasPrefix(hex) { found[image.configDigest] = found[image.configDigest] ?? image }
+            guard let image = try load(group.descriptor, group.names) else { return .unknown }
+            let digest = configDigest(image)
+            if digest.hex.hasPrefix(hex) { found[digest] = found[digest] ?? image }
         }
         if found.count > 1 {
             throw SkiffError(.conflict, "image ID prefix \(text) is ambiguous: it matches \(found.count) images; give more digits")
         }
-        return found.values.first
+        return found.values.first.map { .found($0) } ?? .none
     }
 
     /// Every image of index.json, newest first; a manifest tagged several
@@ -290,19 +322,23 @@ public struct ImageStore: Sendable {
 
     /// index.json's entries grouped by manifest digest, with their names.
     static func group(_ index: Index) -> [(descriptor: Descriptor, names: [String])] {
-        var order: [Digest] = []
-        var groups: [Digest: (descriptor: Descriptor, names: [String])] = [:]
+        // Keyed by the hex string, not the Digest: a dictionary of our own
+        // key type costs `run` a conformance lookup on first use.
+        var position: [String: Int] = [:]
+        var groups: [(descriptor: Descriptor, names: [String])] = []
         for entry in index.manifests {
-            if groups[entry.digest] == nil {
-                order.append(entry.digest)
-                groups[entry.digest] = (entry, [])
+            let at = position[entry.digest.hex] ?? {
+                groups.append((entry, []))
+                position[entry.digest.hex] = groups.count - 1
+                return groups.count - 1
+            }()
+            if let name = refName(of: entry) {
+                let name = normalized(name)
+                if !groups[at].names.contains(name) { groups[at].names.append(name) }
             }
-            if let name = refName(of: entry) { groups[entry.digest]!.names.append(normalized(name)) }
         }
-        return order.map { digest in
-            let group = groups[digest]!
-            return (group.descriptor, Array(Set(group.names)).sorted())
-        }
+        for i in groups.indices { groups[i].names.sort() }
+        return groups
     }
 
     /// Loads the image of a manifest (or of an image index: the manifest for

@@ -73,17 +73,52 @@ public struct SeccompCache: Sendable {
 
     /// The path of the compiled filter, compiling it when it is not there yet.
     public func filter(_ profile: SeccompProfile, for target: SeccompTarget) throws(SkiffError) -> String {
-        let text = SeccompCompiler.canonicalText(profile, for: target)
-        let key = SHA256.hash(data: Array(text.utf8)).map { byte in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        let key = Self.hex(SeccompCompiler.canonicalText(profile, for: target))
         let path = directory + "/" + key + ".bpf"
         if Files.exists(path) { return path }
         let bytes = try SeccompCompiler.compile(profile, for: target)
         try Files.makeDirectories(directory)
         try Files.writeAtomically(path, bytes)
         return path
+    }
+
+    /// `filter(.skiffDefault, for: SeccompTarget(capabilities:))` without
+    /// building the default profile's table and its canonical text (about
+    /// 0.3 ms of every `run`): a memo `builtin-KEY` names the filter. Its
+    /// first line is what the filter depends on besides the table, which is
+    /// part of this program: the program's build ID, the capabilities, the
+    /// machine and the kernel release; KEY is that line's checksum. A memo
+    /// for another line, or whose filter is gone, or a program without a
+    /// build ID, takes the long way (which writes the memo again).
+    public func builtinFilter(capabilities: [String]) throws(SkiffError) -> String {
+        guard let buildID = BuildID.ofThisProgram else {
+            return try filter(.skiffDefault, for: SeccompTarget(capabilities: capabilities))
+        }
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        let key = ["builtin", buildID, capabilities.joined(separator: ","), field(u.machine), field(u.release)]
+            .joined(separator: " ")
+        let memo = directory + "/builtin-" + Checksum.fnv1a64Hex(Array(key.utf8))
+        if let text = try? Files.readString(memo) {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.count == 3, lines[0] == key, lines[1].utf8.count == 68, lines[1].hasSuffix(".bpf"),
+               !lines[1].contains("/"), Files.exists(directory + "/" + lines[1]) {
+                return directory + "/" + lines[1]
+            }
+        }
+        let path = try filter(.skiffDefault, for: SeccompTarget(capabilities: capabilities))
+        try? Files.writeAtomically(memo, key + "\n" + String(path.split(separator: "/").last ?? "") + "\n")
+        return path
+    }
+
+    static func hex(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { byte in
+            let s = String(byte, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
     }
 }
 
