@@ -519,3 +519,15 @@ int skiff_spawn_nowait(const char *path, char *const argv[], char *const envp[],
     return 0;
 #endif
 }
+
+// ---- Device nodes --------------------------------------------------------
+
+#include <sys/sysmacros.h>
+
+int skiff_mknod_char(int dir_fd, const char *name, unsigned major_number, unsigned minor_number, int mode) {
+    // O_PATH directory fds work with mknodat (AT_EMPTY_PATH is not needed:
+    // the name is relative to the directory).
+    if (mknodat(dir_fd, name, S_IFCHR | (mode_t)mode, makedev(major_number, minor_number)) != 0) return -1;
+    // The umask took bits off the mode.
+    return fchmodat(dir_fd, name, (mode_t)mode, 0);
+}

@@ -20,6 +20,8 @@ pid_t skiff_clone_fork(int flags);
 /// itself where it is) and exits; nobody waits for it. -1 when it could not
 /// be started. For a large single-threaded process that must not wait.
 int skiff_start_cgroup_touch(const char *procs);
+/// mknodat of a character device, then its mode set exactly (no umask).
+int skiff_mknod_char(int dir_fd, const char *name, unsigned major_number, unsigned minor_number, int mode);
 /// As skiff_spawn, but returns as soon as the child exists instead of when
 /// its exec is done: the child shares our memory until then, so `path`,
 /// `argv`, `envp` and the descriptors must stay as they are for good (the
