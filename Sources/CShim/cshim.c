@@ -531,3 +531,20 @@ int skiff_mknod_char(int dir_fd, const char *name, unsigned major_number, unsign
     // The umask took bits off the mode.
     return fchmodat(dir_fd, name, (mode_t)mode, 0);
 }
+
+#include <sys/xattr.h>
+
+long skiff_xattr_names_size(const char *path) { return (long)llistxattr(path, NULL, 0); }
+
+int skiff_remove_overlay_xattrs(const char *path) {
+    char names[4096];
+    ssize_t n = llistxattr(path, names, sizeof names);
+    if (n < 0) return -1;
+    for (ssize_t at = 0; at < n; at += (ssize_t)strlen(names + at) + 1) {
+        const char *name = names + at;
+        if (strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0) {
+            if (lremovexattr(path, name) != 0) return -1;
+        }
+    }
+    return 0;
+}

@@ -85,7 +85,10 @@ extension Engine {
 
         let dir = root.container(id)
         try Files.makeDirectories(root.containers)
-        try syscall("create \(dir)") { mkdir(dir, 0o710) }
+        // A spare (an earlier --rm container's directory, emptied) saves
+        // making seven inodes; see SpareDirectories.
+        let reused = SpareDirectories.take(trash: root.tmp, as: dir)
+        if reused { chmod(dir, 0o710) } else { try syscall("create \(dir)") { mkdir(dir, 0o710) } }
         do {
             try containers.reserve(name: name, id: id)
         } catch {
@@ -93,10 +96,10 @@ extension Engine {
             throw error
         }
         do {
-            for sub in ["upper", "work", "merged"] {
+            for sub in ["upper", "work", "merged"] where !reused {
                 try syscall("create \(dir)/\(sub)") { mkdir(dir + "/" + sub, 0o755) }
             }
-            try writeEtcFiles(dir: dir, hostname: hostname)
+            try writeEtcFiles(dir: dir, hostname: hostname, overwriting: reused)
             config.seccompProfile = try prepareSeccomp(security, capabilities: capabilities,
                                                        privileged: spec.privileged, into: dir)
             try containers.save(config)
@@ -168,7 +171,11 @@ extension Engine {
     /// the directory is new and nobody reads these files before config.json,
     /// written atomically last, makes the container exist (a crash before
     /// that leaves a half-created directory, which `rm -f` removes).
-    func writeEtcFiles(dir: String, hostname: String) throws(SkiffError) {
+    /// `overwriting`: the files are there already (a spare directory).
+    func writeEtcFiles(dir: String, hostname: String, overwriting: Bool = false) throws(SkiffError) {
+        func writeNewFile(_ path: String, _ text: String) throws(SkiffError) {
+            try self.writeNewFile(path, text, overwriting: overwriting)
+        }
         try writeNewFile(dir + "/hostname", hostname + "\n")
         try writeNewFile(dir + "/hosts", """
             127.0.0.1\tlocalhost
@@ -188,8 +195,9 @@ extension Engine {
         try writeNewFile(dir + "/resolv.conf", kept.joined(separator: "\n") + "\n")
     }
 
-    private func writeNewFile(_ path: String, _ text: String) throws(SkiffError) {
-        let fd = try syscall("create \(path)") { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+    private func writeNewFile(_ path: String, _ text: String, overwriting: Bool) throws(SkiffError) {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwriting ? O_TRUNC | O_NOFOLLOW : O_EXCL)
+        let fd = try syscall("create \(path)") { open(path, flags, 0o644) }
         defer { close(fd) }
         try Files.writeAll(fd, Array(text.utf8), what: path)
     }

@@ -187,6 +187,11 @@ func hideContainer(_ o: SpawnOptions) -> String? {
     return (try? Files.hideForRemoval(o.stateDir, trash: StateRoot(path: root).tmp)) ?? nil
 }
 
+/// The trash a hidden container directory sits in (its parent).
+func trashOf(_ hidden: String) -> String {
+    hidden.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+}
+
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
 func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocket: Int32, consoleSocket: Int32,
@@ -273,14 +278,15 @@ func removeCgroups(_ dirs: [String]) {
 /// at once through the engine's driver.
 ///
 /// The same detached child first deletes the state directory of an --rm
-/// container (`hidden`): one fork, after the caller has its exit code.
+/// container (`hidden`), or keeps it as a spare for the next create
+/// (SpareDirectories): one fork, after the caller has its exit code.
 func finishInBackground(deleting hidden: String?, cgroupDirs dirs: [String], after seconds: UInt32 = 2) {
     let parents = Set(dirs.compactMap { dir in dir.lastIndex(of: "/").map { String(dir[..<$0]) } })
     guard hidden != nil || !parents.isEmpty else { return }
     let child = fork()
     if child == 0 {
         Files.detachFromCaller()
-        if let hidden { Files.removeHidden(hidden) }
+        if let hidden { SpareDirectories.recycleOrRemove(hidden, trash: trashOf(hidden)) }
         if !parents.isEmpty {
             sleep(seconds)
             for parent in parents { rmdir(parent) }

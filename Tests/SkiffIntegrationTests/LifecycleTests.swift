@@ -101,6 +101,26 @@ struct LifecycleTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
+    @Test func anRmContainersDirectoryIsReusedEmptiedByTheNext() throws {
+        let box = Sandbox()
+        let first = try box.run(["run", "--rm", "busybox", "sh", "-c", "echo secret > /tmp/left; hostname"])
+        #expect(first.code == 0, "\(first.stderr)")
+        // Its directory waits as a spare once the background remover is done.
+        var waited = 0
+        let trash = box.root + "/tmp"
+        func spares() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? []).filter { $0.hasPrefix("spare-") }
+        }
+        while spares().isEmpty && waited < 100 { usleep(20_000); waited += 1 }
+        #expect(spares().count == 1)
+        let second = try box.run(["run", "--rm", "busybox", "sh", "-c", "cat /tmp/left 2>&1; hostname; cat /etc/hostname"])
+        #expect(second.code == 0, "\(second.stderr)")
+        let lines = second.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3 && lines[0].contains("No such file"), "\(second.stdout)")
+        #expect(lines.count == 3 && lines[1] != first.stdout.trimmingCharacters(in: .whitespacesAndNewlines) && lines[1] == lines[2])
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test func anRmContainersOverlayIsVolatileAndExplainSaysWhy() throws {
         let box = Sandbox()
         let name = "vol-\(UUID().uuidString.prefix(6))"

@@ -38,3 +38,64 @@ struct TrashTests {
         #expect(!Files.exists(trash + "/removing-busy"))
     }
 }
+
+@Suite("spare container directories")
+struct SpareDirectoryTests {
+    /// A removed container's directory as the helper leaves it in the trash.
+    func removedContainer(in trash: String, name: String = "removing-abc", mode: mode_t = 0o755) throws -> String {
+        let dir = trash + "/" + name
+        #expect(mkdir(dir, 0o710) == 0)
+        for sub in ["upper", "work", "merged"] {
+            #expect(mkdir(dir + "/" + sub, 0o755) == 0)
+            chmod(dir + "/" + sub, mode)
+        }
+        #expect(mkdir(dir + "/upper/etc", 0o755) == 0)
+        #expect(mkdir(dir + "/work/work", 0o755) == 0)
+        for file in ["hostname", "hosts", "resolv.conf", "config.json", "pid", "upper/etc/changed"] {
+            try Files.writeAtomically(dir + "/" + file, Array("x\n".utf8))
+        }
+        return dir
+    }
+
+    func makeTrash() -> String {
+        var template = Array("/tmp/skiff-spare-test-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    @Test func aRemovedContainerBecomesAnEmptiedSkeletonThatCreateTakes() throws {
+        let trash = makeTrash()
+        defer { try? Files.removeTree(trash) }
+        let hidden = try removedContainer(in: trash)
+        SpareDirectories.recycleOrRemove(hidden, trash: trash)
+        #expect(!Files.exists(hidden))
+        let spares = Files.list(trash).filter { $0.hasPrefix("spare-") }
+        #expect(spares.count == 1)
+        let spare = trash + "/" + spares[0]
+        #expect(Files.list(spare) == SpareDirectories.kept.sorted())
+        #expect(Files.list(spare + "/upper").isEmpty)
+        #expect(Files.list(spare + "/work").isEmpty)
+        // create renames it into place; a second take finds none.
+        #expect(SpareDirectories.take(trash: trash, as: trash + "/container"))
+        #expect(Files.list(trash + "/container") == SpareDirectories.kept.sorted())
+        #expect(!SpareDirectories.take(trash: trash, as: trash + "/other"))
+    }
+
+    @Test func aDirectoryThatIsNotPlainlyOursIsDeletedInstead() throws {
+        let trash = makeTrash()
+        defer { try? Files.removeTree(trash) }
+        // A --userns container's upper and work are handed over (another mode here).
+        let hidden = try removedContainer(in: trash, mode: 0o700)
+        SpareDirectories.recycleOrRemove(hidden, trash: trash)
+        #expect(Files.list(trash).isEmpty)
+    }
+
+    @Test func thePoolHasALimit() throws {
+        let trash = makeTrash()
+        defer { try? Files.removeTree(trash) }
+        for i in 0..<(SpareDirectories.limit + 2) {
+            SpareDirectories.recycleOrRemove(try removedContainer(in: trash, name: "removing-\(i)"), trash: trash)
+        }
+        #expect(Files.list(trash).filter { $0.hasPrefix("spare-") }.count == SpareDirectories.limit)
+        #expect(Files.list(trash).filter { $0.hasPrefix("removing-") }.isEmpty)
+    }
+}

@@ -21,6 +21,11 @@ pid_t skiff_clone_fork(int flags);
 /// be started. For a large single-threaded process that must not wait.
 int skiff_start_cgroup_touch(const char *procs);
 /// mknodat of a character device, then its mode set exactly (no umask).
+/// The size of the list of extended attribute names of `path` (not
+/// following a symlink): 0 when it has none, -1 on error.
+long skiff_xattr_names_size(const char *path);
+/// Removes the trusted.overlay.* and user.overlay.* attributes of `path`.
+int skiff_remove_overlay_xattrs(const char *path);
 int skiff_mknod_char(int dir_fd, const char *name, unsigned major_number, unsigned minor_number, int mode);
 /// As skiff_spawn, but returns as soon as the child exists instead of when
 /// its exec is done: the child shares our memory until then, so `path`,
