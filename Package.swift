@@ -61,15 +61,30 @@ let package = Package(
             "SkiffEngine", "SkiffBuild", "SkiffImages", "SkiffKernel", "SkiffCommon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "skiff", dependencies: ["SkiffCLI", "SkiffCommon"]),
+        // Linked fully statically, libarchive and libseccomp with what they
+        // need: no dynamic loader mapping and relocating a dozen libraries
+        // (ICU and libxml2 among them) on every command. `run --rm busybox
+        // true` went from 15.1 to 9.1 ms, `ps -aq` from 6.3 to 2.5 ms
+        // (docs/performance.md). scripts/deps.sh installs the static libraries.
+        .executableTarget(name: "skiff", dependencies: ["SkiffCLI", "SkiffCommon"],
+                          linkerSettings: [.unsafeFlags(["-static-executable"])] + staticArchiveLibraries),
         // The tutor in a binary of its own: YAML lessons bring Foundation.
         .executableTarget(name: "skiff-tutor", dependencies: [
             "SkiffCLI", "SkiffTutor", "SkiffEngine", "SkiffCommon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "SkiffSeccomp", "SkiffCLI", "skiff"]),
-        .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "SkiffCLI", "skiff", "skiff-tutor"]),
-        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff", "skiff-tutor"]),
+        .testTarget(name: "SkiffUnitTests", dependencies: ["SkiffCommon", "SkiffKernel", "SkiffImages", "SkiffEngine", "SkiffBuild", "SkiffSeccomp", "SkiffCLI"]),
+        .testTarget(name: "SkiffTutorTests", dependencies: ["SkiffTutor", "SkiffEngine", "SkiffCommon", "SkiffCLI", "skiff-tutor"]),
+        .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffCommon", "SkiffImages", "SkiffEngine", "skiff-tutor"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+/// What libarchive (`pkg-config --static --libs libarchive libxml-2.0`) and
+/// libseccomp need when linked statically into `skiff` (and FoundationEssentials
+/// its C shims, which a debug build does not strip), each library
+/// before the ones it uses.
+var staticArchiveLibraries: [LinkerSetting] {
+    ["nettle", "acl", "xml2", "icuuc", "icudata", "lzma", "zstd", "lz4", "bz2", "z", "stdc++", "m", "_FoundationCShims", "_FoundationCollections"]
+        .map { .linkedLibrary($0) }
+}

@@ -4,9 +4,12 @@
 # made from, glibc's static libc.a (libc6-dev) for the static skiff-probe, and
 # the reference tools the tests and benchmarks compare with, and uidmap
 # (the setuid newuidmap/newgidmap that map a rootless user's /etc/subuid range).
+# `skiff` is linked statically: the static libraries of what libarchive
+# uses (Package.swift's staticArchiveLibraries) come from their -dev packages.
 set -euo pipefail
 packages=(pkg-config libc6-dev libarchive-dev libseccomp-dev libreadline-dev busybox-static iproute2 tmux
-          crun runc skopeo umoci uidmap)
+          crun runc skopeo umoci uidmap
+          nettle-dev libacl1-dev libxml2-dev libicu-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do
