@@ -196,10 +196,15 @@ extension Engine {
     }
 
     private func writeNewFile(_ path: String, _ text: String, overwriting: Bool) throws(SkiffError) {
-        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwriting ? O_TRUNC | O_NOFOLLOW : O_EXCL)
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwriting ? O_NOFOLLOW : O_EXCL)
         let fd = try syscall("create \(path)") { open(path, flags, 0o644) }
         defer { close(fd) }
-        try Files.writeAll(fd, Array(text.utf8), what: path)
+        let bytes = Array(text.utf8)
+        try Files.writeAll(fd, bytes, what: path)
+        // Cut what an earlier, longer text left. Not O_TRUNC: these files
+        // mostly keep their length, and freeing blocks only to take them
+        // again costs more than the write.
+        if overwriting { try syscall("truncate \(path)") { ftruncate(fd, off_t(bytes.count)) } }
     }
 
     func randomID() -> String {

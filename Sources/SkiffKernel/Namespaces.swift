@@ -50,10 +50,11 @@ public struct MountInfo: Sendable, Equatable {
     /// Parses mountinfo text (see proc(5)): fields, " - ", type, source, super options.
     public static func parse(_ text: String) -> [MountInfo] {
         text.split(separator: "\n").compactMap { line in
-            let halves = String(line).components(separatedBy: " - ")
-            guard halves.count >= 2 else { return nil }
-            let left = halves[0].split(separator: " ")
-            let right = halves[1].split(separator: " ", omittingEmptySubsequences: false)
+            // The optional fields end at a lone "-".
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard let dash = fields.firstIndex(of: "-") else { return nil }
+            let left = fields[..<dash].filter { !$0.isEmpty }
+            let right = Array(fields[(dash + 1)...])
             guard left.count >= 6, right.count >= 3 else { return nil }
             return MountInfo(mountPoint: unescape(String(left[4])), fsType: String(right[0]),
                              source: unescape(String(right[1])), mountOptions: String(left[5]),
