@@ -384,22 +384,10 @@ int skiff_attach_tree(int tree, const char *path) {
 
 // The child shares our memory, errno included (same TLS): it must not call
 // libc, which sets errno on failure. Raw system calls only.
+static long skiff_raw_syscall6(long number, long a, long b, long c, long d, long e, long f);
+
 static long skiff_raw_syscall3(long number, long a, long b, long c) {
-#if defined(__x86_64__)
-    long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(number), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return ret;
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = number;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory", "cc");
-    return x0;
-#else
-    (void)number; (void)a; (void)b; (void)c;
-    return -ENOSYS;
-#endif
+    return skiff_raw_syscall6(number, a, b, c, 0, 0, 0);
 }
 
 static int skiff_touch_procs(void *arg) {
