@@ -66,7 +66,9 @@ let package = Package(
         // (ICU and libxml2 among them) on every command. `run --rm busybox
         // true` went from 15.1 to 9.1 ms, `ps -aq` from 6.3 to 2.5 ms
         // (docs/performance.md). scripts/deps.sh installs the static libraries.
-        .executableTarget(name: "skiff", dependencies: ["SkiffCLI", "SkiffCommon"],
+        // Runs before the Swift runtime of `skiff`: the early cgroup move of `run`.
+        .target(name: "CSkiffStart", dependencies: ["CShim"]),
+        .executableTarget(name: "skiff", dependencies: ["SkiffCLI", "SkiffCommon", "CSkiffStart"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])] + staticArchiveLibraries),
         // The tutor in a binary of its own: YAML lessons bring Foundation.
         .executableTarget(name: "skiff-tutor", dependencies: [

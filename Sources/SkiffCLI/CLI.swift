@@ -2,7 +2,6 @@ import ArgumentParser
 import Glibc
 import SkiffCommon
 import SkiffEngine
-import SkiffKernel
 
 public struct Skiff: ParsableCommand {
     public init() {}
@@ -35,24 +34,21 @@ extension SkiffCommand {
 }
 
 public enum CLI {
-    public static func main(_ arguments: [String]) -> Int32 {
+    /// `cgroupMoveStarted`: the early cgroup move of `run` is under way
+    /// already (the `skiff` binary starts it before the Swift runtime).
+    public static func main(_ arguments: [String], cgroupMoveStarted: Bool = false) -> Int32 {
         // The tutor and the lesson linter live in a binary of their own
         // (they bring YAML and all of Foundation): start-up of every other
         // command stays small.
         if arguments.first == "tutor" || arguments.first == "lessons" { TutorBinary.exec(arguments) }
         let engine = Engine(proxiesSignals: true, reapsHelpers: false)
         // `run` is the hot path: the kernel's wait for the first cgroup move
-        // starts now (we are still single-threaded), and the spawn helper
-        // starts and gets its command line once the container exists (see
-        // Engine.run).
+        // started before main (else the helper starts it), and the spawn
+        // helper starts now and gets its command line once the container
+        // exists (see Engine.run).
         if arguments.first == "run" {
-            var warmed = false
-            if getuid() == 0, let procs = CgroupWarmUp.usualProcsFile() {
-                CgroupWarmUp.startCheaply(procs: procs)
-                warmed = true
-            }
             Trace.mark("warm-up started")
-            engine.prelaunchHelper(warm: !warmed)
+            engine.prelaunchHelper(warm: !cgroupMoveStarted)
         }
         let code = dispatch(arguments, engine)
         engine.discardPrelaunchedHelper()

@@ -110,7 +110,7 @@ extension Engine {
         let detached = io == nil
         var terminal: TerminalSession? = nil
         var console: (ours: Int32, helpers: Int32)? = nil
-        var helperIO = io ?? AttachIO(stdin: -1, stdout: -1, stderr: -1)
+        let helperIO = io ?? AttachIO(stdin: -1, stdout: -1, stderr: -1)
         // The helper removes an --rm container once it exits, in the
         // background (Files.removeTreeSoon), attached or not.
         if config.autoRemove { args += ["--name-file", root.names + "/" + config.name, "--remove-on-exit"] }

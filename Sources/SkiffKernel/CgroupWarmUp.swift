@@ -12,8 +12,9 @@ import SkiffCommon
 /// grace period (5 to 20 ms measured on these machines' cgroup v1), holding
 /// cgroup_mutex all the while; writers within about one grace period after
 /// it do not wait. A short-lived grandchild moves itself into the cgroup it
-/// is already in, so that wait starts as early as possible: the CLI does it
-/// first thing for `run`, the standby helper for the tutor's runs.
+/// is already in, so that wait starts as early as possible: the `skiff`
+/// binary before its main for `run` (CSkiffStart, in C, from a child that
+/// shares its memory), the standby helper for the tutor's runs.
 public enum CgroupWarmUp {
     /// Starts the move in a detached grandchild. Double fork: nobody waits
     /// for it, and it holds none of our descriptors (under load the write
@@ -34,33 +35,6 @@ public enum CgroupWarmUp {
             var status: Int32 = 0
             while waitpid(child, &status, 0) < 0 && errno == EINTR {}
         }
-    }
-
-    /// The same for a large process at start-up, where a fork would copy
-    /// its page tables (0.8 ms of CPU for `skiff`): a child that shares our
-    /// memory does the write (CShim). Falls back to `start`.
-    public static func startCheaply(procs: String) {
-        if skiff_start_cgroup_touch(procs) != 0 { start(procs: procs) }
-    }
-
-    /// Our cgroup.procs file found from /proc/self/cgroup alone, where the
-    /// hierarchies usually are (the memory one at /sys/fs/cgroup/memory on
-    /// v1, /sys/fs/cgroup on v2), without parsing mountinfo: cheap enough
-    /// for the CLI's first instruction. Nil when it is not there.
-    public static func usualProcsFile() -> String? {
-        guard let text = (try? Files.readString("/proc/self/cgroup")) ?? nil else { return nil }
-        var candidates: [String] = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
-            let path = fields[2] == "/" ? "" : String(fields[2])
-            if fields[1].split(separator: ",").contains("memory") {
-                candidates.insert("/sys/fs/cgroup/memory" + path + "/cgroup.procs", at: 0)
-            } else if fields[0] == "0" {
-                candidates.append("/sys/fs/cgroup" + path + "/cgroup.procs")
-            }
-        }
-        return candidates.first { access($0, W_OK) == 0 }
     }
 
     /// The cgroup.procs file of the cgroup we are in, in the first hierarchy

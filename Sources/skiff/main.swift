@@ -1,3 +1,4 @@
+import CSkiffStart
 import Glibc
 import SkiffCLI
 import SkiffCommon
@@ -10,6 +11,7 @@ if arguments.isEmpty && isatty(0) == 1 && isatty(1) == 1 {
     // A new user typing `skiff` lands in the tutor.
     arguments = ["tutor"]
 }
-let code = CLI.main(arguments)
+// For `run`, the early cgroup move may have started before main (CSkiffStart).
+let code = CLI.main(arguments, cgroupMoveStarted: skiff_start_warmed_up() == 1)
 Trace.mark("cli exit")
 exit(code)
