@@ -1,7 +1,8 @@
-// What `skiff run` does before the Swift runtime is up: start the no-op
-// cgroup move whose RCU wait (about 8 ms on cgroup v1 after a quiet spell,
-// holding cgroup_mutex) bounds how soon the container can join its cgroups
-// (SkiffKernel's CgroupWarmUp says why). Linked into the `skiff` binary only.
+// What `skiff run` does before the Swift runtime is up, on cgroup v2: start
+// the no-op cgroup move whose RCU wait (about 8 ms after a quiet spell,
+// holding cgroup_mutex) bounds how soon the monitor can move the container
+// into its cgroup (SkiffKernel's CgroupWarmUp says why). Linked into the
+// `skiff` binary only.
 
 #include "skiff_start.h"
 #include "cshim.h"
@@ -14,10 +15,12 @@ static int warmed_up = 0;
 
 int skiff_start_warmed_up(void) { return warmed_up; }
 
-// Our cgroup.procs where the hierarchies usually are, found from
-// /proc/self/cgroup alone (no mountinfo to parse this early): the memory
-// hierarchy's on v1, the unified one's on v2. 0 when it is not there (the
-// standby helper then finds it through mountinfo and makes the move).
+// Our cgroup.procs on a pure cgroup v2 machine, where the hierarchy usually
+// is, found from /proc/self/cgroup alone (no mountinfo to parse this early).
+// 0 when it is not there (the standby helper then finds it through
+// mountinfo and makes the move), and on cgroup v1: there the container's
+// init joins through the `tasks` files, which do not wait, and a move
+// started here would only hold cgroup_mutex through its wait.
 static int usual_procs_file(char *out, size_t size) {
     int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -39,8 +42,7 @@ static int usual_procs_file(char *out, size_t size) {
             if (strncmp(c, "memory", 6) == 0 && (c[6] == 0 || c[6] == ',')) memory = 1;
         }
         if (memory) {
-            snprintf(out, size, "/sys/fs/cgroup/memory%s/cgroup.procs", path);
-            if (access(out, W_OK) == 0) return 1;
+            return 0;
         } else if (strcmp(line, "0") == 0 && *controllers == 0 && !v2[0]) {
             snprintf(v2, sizeof v2, "/sys/fs/cgroup%s/cgroup.procs", path);
         }

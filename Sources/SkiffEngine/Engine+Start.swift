@@ -209,7 +209,14 @@ extension Engine {
         args += ["--lower", try initLayer()]  // the top lower dir, as Docker's -init layer
         for e in config.env { args += ["--env", e] }
         if !config.cgroupDirs.isEmpty {
-            for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
+            // The init joins itself where it can (v1's tasks files: no RCU
+            // wait; not from a user namespace, whose root may not write the
+            // host's cgroup files), else the monitor moves it (cgroup.procs).
+            if config.usernsMap == nil, let own = driver.selfJoinFiles(for: config.cgroupName) {
+                for tasks in own { args += ["--cgroup-self", tasks] }
+            } else {
+                for procs in driver.procsFiles(for: config.cgroupName) { args += ["--cgroup-procs", procs] }
+            }
         }
         for cg in config.cgroupDirs { args += ["--cgroup-dir", cg] }
         if !config.cgroupDirs.isEmpty && CgroupParent.isShared(config.cgroupName) {

@@ -29,6 +29,8 @@ struct RootlessCgroups: CgroupDriver {
 
     func procsFiles(for name: String) -> [String] { subtree?.procsFiles(for: name) ?? [] }
 
+    func selfJoinFiles(for name: String) -> [String]? { subtree?.selfJoinFiles(for: name) }
+
     func remove(name: String) throws(SkiffError) { try subtree?.remove(name: name) }
 
     func limitFiles(for name: String) -> [CgroupFileValue] { subtree?.limitFiles(for: name) ?? [] }

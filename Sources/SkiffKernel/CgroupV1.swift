@@ -45,6 +45,10 @@ public struct CgroupV1Driver: CgroupDriver {
         directories(for: name).map { $0 + "/cgroup.procs" }
     }
 
+    public func selfJoinFiles(for name: String) -> [String]? {
+        directories(for: name).map { $0 + "/tasks" }
+    }
+
     public func create(name: String, limits: ResourceLimits) throws(SkiffError) {
         try CgroupPaths.validate(name)
         try limits.validate()

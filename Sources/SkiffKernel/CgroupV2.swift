@@ -33,6 +33,9 @@ public struct CgroupV2Driver: CgroupDriver {
 
     public func procsFiles(for name: String) -> [String] { [directory(for: name) + "/cgroup.procs"] }
 
+    /// cgroup.threads moves single threads only within a threaded subtree.
+    public func selfJoinFiles(for name: String) -> [String]? { nil }
+
     public func create(name: String, limits: ResourceLimits) throws(SkiffError) {
         try CgroupPaths.validate(name)
         try limits.validate()

@@ -30,7 +30,8 @@ struct SpawnOptions {
     var hostname = ""
     var env: [String] = []
     var workingDir = "/"
-    var cgroupProcs: [String] = []
+    var cgroupProcs: [String] = []   // the monitor writes the init's pid into these
+    var cgroupSelf: [String] = []    // the init writes "0" into these itself (v1 tasks files)
     var cgroupDirs: [String] = []
     var oomFile = ""
     var reportExit = false       // foreground: "exit CODE" on the status pipe once the container is gone
@@ -89,6 +90,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--env": o.env.append(next())
         case "--workdir": o.workingDir = next()
         case "--cgroup-procs": o.cgroupProcs.append(next())
+        case "--cgroup-self": o.cgroupSelf.append(next())
         case "--cgroup-dir": o.cgroupDirs.append(next())
         case "--oom-file": o.oomFile = next()
         case "--await-cgroups": o.awaitCgroups = true

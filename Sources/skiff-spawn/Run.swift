@@ -216,12 +216,14 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
         try setUpRootFS(o, consoleSocket: consoleSocket, idmappedLayers: idmappedLayers)
         Trace.mark("rootfs ready")
         // All that does not depend on our cgroups comes before waiting for
-        // them: on cgroup v1 the monitor's move often waits out an RCU grace
-        // period, and this work fills it.
+        // them (where the monitor moves us, its move may wait out an RCU
+        // grace period, and this work fills it).
         if !o.hostname.isEmpty {
             try check(sethostname(o.hostname, o.hostname.utf8.count), "set hostname")
         }
         try check(skiff_loopback_up(), "bring up loopback")
+        // On cgroup v1 we join ourselves, through the host's paths: before pivot_root.
+        if !o.cgroupSelf.isEmpty { try joinCgroups(o, joinedFD: joinedFD) }
         try enterRootFS(o.rootfs)
         if o.workingDir != "/" {
             if chdir(o.workingDir) != 0 {
@@ -236,16 +238,32 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
             try check(skiff_set_controlling_tty(0), "set the controlling terminal")
         }
         Trace.mark("pivoted")
-        var byte: UInt8 = 0
-        if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
-        Trace.mark("joined")
-        close(joinedFD)
+        if o.cgroupSelf.isEmpty { try joinCgroups(o, joinedFD: joinedFD) }
         // Its root is the cgroup we are in now: inside, /proc/self/cgroup shows "/".
         try check(skiff_unshare(SKIFF_CLONE_NEWCGROUP), "create cgroup namespace")
         try confineAndExec(o, filter: filter)
     } catch {
         childFail(syncFD, error)
     }
+}
+
+/// In the init: waits for the monitor's byte (it has moved us into our
+/// cgroups, or, with --cgroup-self, the engine has made them), then joins
+/// them itself where it should: writing "0" into a v1 `tasks` file moves
+/// only the writing thread (all of us: we have one), which the kernel does
+/// without its threadgroup lock and so without an RCU grace period.
+func joinCgroups(_ o: SpawnOptions, joinedFD: Int32) throws(SetupFailure) {
+    var byte: UInt8 = 0
+    if read(joinedFD, &byte, 1) != 1 { _exit(125) } // the monitor failed and says why
+    close(joinedFD)
+    for tasks in o.cgroupSelf {
+        let fd = open(tasks, O_WRONLY | O_CLOEXEC)
+        let written = fd >= 0 ? write(fd, "0", 1) : -1
+        let code = errno
+        if fd >= 0 { close(fd) }
+        if written != 1 { throw SetupFailure(code: 125, message: "join cgroup \(tasks): \(errnoText(code))") }
+    }
+    Trace.mark("joined")
 }
 
 func oomKills(_ path: String) -> Int {

@@ -62,6 +62,8 @@ func readExactly(_ fd: Int32, _ count: Int) -> [UInt8] {
 /// that did not make it itself.
 func warmUpCgroupAttach() {
     // The cgroup we are in, in the first hierarchy the engine will use.
-    guard let driver = try? Cgroups.detect(), let procs = CgroupWarmUp.ownProcsFile(driver) else { return }
+    // Not on v1, where the init joins through `tasks`, which does not wait.
+    guard let driver = try? Cgroups.detect(), driver.selfJoinFiles(for: "skiff/x") == nil,
+          let procs = CgroupWarmUp.ownProcsFile(driver) else { return }
     CgroupWarmUp.start(procs: procs)
 }
