@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+// 1 once nothing more is to be done about the move: it was started, or
+// this is cgroup v1 and none is needed.
 static int warmed_up = 0;
 
 int skiff_start_warmed_up(void) { return warmed_up; }
@@ -18,7 +20,7 @@ int skiff_start_warmed_up(void) { return warmed_up; }
 // Our cgroup.procs on a pure cgroup v2 machine, where the hierarchy usually
 // is, found from /proc/self/cgroup alone (no mountinfo to parse this early).
 // 0 when it is not there (the standby helper then finds it through
-// mountinfo and makes the move), and on cgroup v1: there the container's
+// mountinfo and makes the move), -1 on cgroup v1: there the container's
 // init joins through the `tasks` files, which do not wait, and a move
 // started here would only hold cgroup_mutex through its wait.
 static int usual_procs_file(char *out, size_t size) {
@@ -42,7 +44,7 @@ static int usual_procs_file(char *out, size_t size) {
             if (strncmp(c, "memory", 6) == 0 && (c[6] == 0 || c[6] == ',')) memory = 1;
         }
         if (memory) {
-            return 0;
+            return -1;
         } else if (strcmp(line, "0") == 0 && *controllers == 0 && !v2[0]) {
             snprintf(v2, sizeof v2, "/sys/fs/cgroup%s/cgroup.procs", path);
         }
@@ -61,5 +63,6 @@ __attribute__((constructor)) static void skiff_start(int argc, char **argv, char
     if (argc > at && strcmp(argv[at], "docker") == 0) at++;
     if (argc <= at || strcmp(argv[at], "run") != 0 || geteuid() != 0) return;
     char procs[1100];
-    if (usual_procs_file(procs, sizeof procs) && skiff_start_cgroup_touch(procs) == 0) warmed_up = 1;
+    int found = usual_procs_file(procs, sizeof procs);
+    if (found < 0 || (found > 0 && skiff_start_cgroup_touch(procs) == 0)) warmed_up = 1;
 }
