@@ -47,7 +47,7 @@ public enum CLI {
         // helper starts now and gets its command line once the container
         // exists (see Engine.run).
         if arguments.first == "run" {
-            Trace.mark("warm-up started")
+            Trace.mark("engine ready")
             engine.prelaunchHelper(warm: !cgroupMoveStarted)
         }
         let code = dispatch(arguments, engine)
