@@ -93,11 +93,23 @@ func loadSeccomp(_ filter: [UInt8]) throws(SetupFailure) {
 /// The compiled filter, read in the parent before any fork: the child only
 /// hands the bytes to the kernel.
 func readSeccompFilter(_ o: SpawnOptions) -> [UInt8]? {
+    do throws(SetupFailure) {
+        return try loadSeccompFilter(o)
+    } catch {
+        fail(error.code, error.message)
+    }
+}
+
+/// The same for a process that reports its failures over a sync pipe (an
+/// early init, EarlyInit.swift).
+func loadSeccompFilter(_ o: SpawnOptions) throws(SetupFailure) -> [UInt8]? {
     guard !o.seccompFile.isEmpty else { return nil }
     let fd = open(o.seccompFile, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { fail(125, "read seccomp filter \(o.seccompFile): \(errnoText())") }
+    if fd < 0 { throw SetupFailure(code: 125, message: "read seccomp filter \(o.seccompFile): \(errnoText())") }
     defer { close(fd) }
     let bytes = readAll(fd)
-    if bytes.isEmpty || bytes.count % 8 != 0 { fail(125, "seccomp filter \(o.seccompFile) is not a BPF program") }
+    if bytes.isEmpty || bytes.count % 8 != 0 {
+        throw SetupFailure(code: 125, message: "seccomp filter \(o.seccompFile) is not a BPF program")
+    }
     return bytes
 }

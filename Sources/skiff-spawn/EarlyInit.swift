@@ -39,9 +39,10 @@ struct EarlyInit {
             let o = parseOptions(["skiff-spawn"] + decodeArguments(bytes))
             let logging = !o.logFile.isEmpty
             if !logging { close(out.write); close(err.write) }
+            let filter: [UInt8]?
+            do throws(SetupFailure) { filter = try loadSeccompFilter(o) } catch { childFail(sync.write, error) }
             containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: -1, consoleSocket: -1,
-                          outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil,
-                          filter: readSeccompFilter(o))
+                          outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil, filter: filter)
         }
         for fd in [sync.write, joined.read, go.read, out.write, err.write] { close(fd) }
         if pid < 0 {

@@ -41,7 +41,8 @@ func runContainer(_ o: SpawnOptions, arguments: [String], early: EarlyInit? = ni
     }
     if let early, !logging { close(early.out); close(early.err) }
 
-    let filter = readSeccompFilter(o)
+    // An early init reads it itself (and reports a failure like any other).
+    let filter = early == nil ? readSeccompFilter(o) : nil
     var flags = SKIFF_CLONE_NEWPID | SKIFF_CLONE_NEWNS | SKIFF_CLONE_NEWUTS | SKIFF_CLONE_NEWIPC | SKIFF_CLONE_NEWNET
     var layerSocket: (monitor: Int32, child: Int32)? = nil
     if let map = o.userns {
