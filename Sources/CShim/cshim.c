@@ -378,6 +378,61 @@ int skiff_attach_tree(int tree, const char *path) {
     return (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
 }
 
+// ---- Mounts made detached (the new mount API) ---------------------------
+//
+// A mount is made as a descriptor first and put in place afterwards, so
+// that the container's /proc, /sys and /dev can be built whole (masks and
+// submounts included) before its root exists, and moved in with one call
+// each. Linux 6.15 and later let mounts go onto a detached tree; before
+// that, the trees are put in place first and their submounts after.
+
+int skiff_new_mount(const char *type, const char *source, const char *options, unsigned attrs) {
+    int fs = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+    if (fs < 0) return -1;
+    int rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", source, 0);
+    char buf[1024];
+    if (rc == 0 && options && *options) {
+        if (strlen(options) >= sizeof buf) { close(fs); errno = EINVAL; return -1; }
+        strcpy(buf, options);
+        char *saveptr = NULL;
+        for (char *option = strtok_r(buf, ",", &saveptr); option && rc == 0; option = strtok_r(NULL, ",", &saveptr)) {
+            char *equals = strchr(option, '=');
+            if (equals) {
+                *equals = 0;
+                rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, option, equals + 1, 0);
+            } else {
+                rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, option, NULL, 0);
+            }
+        }
+    }
+    if (rc == 0) rc = (int)syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+    int mount_fd = rc == 0 ? (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs) : -1;
+    int saved = errno;
+    close(fs);
+    errno = saved;
+    return mount_fd;
+}
+
+int skiff_clone_mount(int dir_fd, const char *path, unsigned attrs) {
+    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | (*path ? 0 : AT_EMPTY_PATH);
+    int tree = (int)syscall(SYS_open_tree, dir_fd, path, flags);
+    if (tree < 0 || attrs == 0) return tree;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = attrs;
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
+        int saved = errno;
+        close(tree);
+        errno = saved;
+        return -1;
+    }
+    return tree;
+}
+
+int skiff_place_mount(int mount_fd, int target_fd) {
+    return (int)syscall(SYS_move_mount, mount_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
 // ---- The early cgroup move, without copying our address space ----------
 
 #include <sys/mman.h>

@@ -8,7 +8,9 @@
 #include "cshim.h"
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 // 1 once nothing more is to be done about the move: it was started, or
@@ -56,6 +58,94 @@ static int usual_procs_file(char *out, size_t size) {
     return 0;
 }
 
+// The standby spawn helper (skiff-spawn's Standby.swift), started here
+// rather than from Swift: its own start-up and its early clone of the
+// container's init (about a millisecond, most of it the new network
+// namespace) then run beside the Swift runtime's start, the parse and the
+// image lookup instead of after them. The engine adopts it
+// (skiff_start_take_standby) or, when the run does not happen, ends it.
+static pid_t standby_pid = 0;
+static int standby_status = -1, standby_channel = -1, standby_init_channel = -1;
+
+int skiff_start_take_standby(int *pid, int *status, int *channel, int *init_channel) {
+    if (standby_pid <= 0) return 0;
+    *pid = standby_pid;
+    *status = standby_status;
+    *channel = standby_channel;
+    *init_channel = standby_init_channel;
+    standby_pid = 0;
+    return 1;
+}
+
+// What the child reads after we return (skiff_spawn_nowait): kept for good.
+static char helper_path[4096];
+static char root_env[4200];
+static char *helper_argv[4];
+static char *helper_envp[4];
+
+// SKIFF_SPAWN, else skiff-spawn beside our own executable (as the
+// engine's Helper.path finds it).
+static int find_helper(void) {
+    const char *override = getenv("SKIFF_SPAWN");
+    if (override && *override) {
+        snprintf(helper_path, sizeof helper_path, "%s", override);
+        return 1;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    if (snprintf(helper_path, sizeof helper_path, "%s/skiff-spawn", exe) >= (int)sizeof helper_path) return 0;
+    return access(helper_path, X_OK) == 0;
+}
+
+static void launch_standby(int warm) {
+    if (!find_helper()) return;   // the engine says what is missing
+    // The state root as StateRoot reads it (we run as root here).
+    const char *root = getenv("SKIFF_ROOT");
+    if (!root || !*root) root = "/var/lib/skiff";
+    size_t length = strlen(root);
+    if (length > 1 && root[length - 1] == '/') length--;
+    if (length > 4000) return;
+    snprintf(root_env, sizeof root_env, "SKIFF_ROOT=%.*s", (int)length, root);
+    int e = 0;
+    helper_envp[e++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    helper_envp[e++] = root_env;
+    if (getenv("SKIFF_TRACE")) helper_envp[e++] = "SKIFF_TRACE=1";
+    helper_envp[e] = NULL;
+    helper_argv[0] = helper_path;
+    helper_argv[1] = "standby";
+    helper_argv[2] = warm ? "--warm" : NULL;
+    helper_argv[3] = NULL;
+
+    int status[2], channel[2], init_channel[2];
+    if (skiff_pipe_cloexec(status) != 0) return;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+        close(status[0]); close(status[1]);
+        return;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, init_channel) != 0) {
+        close(status[0]); close(status[1]); close(channel[0]); close(channel[1]);
+        return;
+    }
+    // They become the helper's fds 3, 4 and 5.
+    int keep[3] = { status[1], channel[1], init_channel[0] };
+    pid_t pid = 0;
+    int rc = skiff_spawn_nowait(helper_path, helper_argv, helper_envp, 0, 1, 2, keep, 3, 0, &pid);
+    for (int i = 0; i < 3; i++) close(keep[i]);
+    if (rc != 0) {
+        close(status[0]); close(channel[0]); close(init_channel[1]);
+        return;
+    }
+    standby_pid = pid;
+    standby_status = status[0];
+    standby_channel = channel[0];
+    standby_init_channel = init_channel[1];
+}
+
 // glibc passes the program's arguments to constructors.
 __attribute__((constructor)) static void skiff_start(int argc, char **argv, char **envp) {
     (void)envp;
@@ -65,4 +155,5 @@ __attribute__((constructor)) static void skiff_start(int argc, char **argv, char
     char procs[1100];
     int found = usual_procs_file(procs, sizeof procs);
     if (found < 0 || (found > 0 && skiff_start_cgroup_touch(procs) == 0)) warmed_up = 1;
+    launch_standby(!warmed_up);
 }

@@ -36,19 +36,26 @@ extension SkiffCommand {
 public enum CLI {
     /// `cgroupMoveStarted`: the early cgroup move of `run` is under way
     /// already (the `skiff` binary starts it before the Swift runtime).
-    public static func main(_ arguments: [String], cgroupMoveStarted: Bool = false) -> Int32 {
+    /// `prelaunched`: the spawn helper it started for `run` too.
+    public static func main(_ arguments: [String], cgroupMoveStarted: Bool = false,
+                            prelaunched: (pid: Int32, status: Int32, channel: Int32, initChannel: Int32)? = nil) -> Int32 {
         // The tutor and the lesson linter live in a binary of their own
         // (they bring YAML and all of Foundation): start-up of every other
         // command stays small.
         if arguments.first == "tutor" || arguments.first == "lessons" { TutorBinary.exec(arguments) }
         let engine = Engine(proxiesSignals: true, reapsHelpers: false)
         // `run` is the hot path: the kernel's wait for the first cgroup move
-        // started before main (else the helper starts it), and the spawn
-        // helper starts now and gets its command line once the container
-        // exists (see Engine.run).
+        // started before main (else the helper starts it), and so did the
+        // spawn helper (else it starts now); it gets its command line once
+        // the container exists (see Engine.run).
         if arguments.first == "run" {
             Trace.mark("engine ready")
-            engine.prelaunchHelper(warm: !cgroupMoveStarted)
+            if let prelaunched {
+                engine.adoptPrelaunchedHelper(pid: prelaunched.pid, status: prelaunched.status, channel: prelaunched.channel,
+                                              initChannel: prelaunched.initChannel)
+            } else {
+                engine.prelaunchHelper(warm: !cgroupMoveStarted)
+            }
         }
         let code = dispatch(arguments, engine)
         engine.discardPrelaunchedHelper()

@@ -61,6 +61,17 @@ extension Engine {
         }
     }
 
+    /// The same for a helper the `skiff` binary started before main (its
+    /// pid, the read end of its status pipe, our ends of its command socket
+    /// and of its early init's), with our stdio as its own.
+    public func adoptPrelaunchedHelper(pid: Int32, status: Int32, channel: Int32, initChannel: Int32) {
+        let launched = Helper.Standby(pid: pid, status: status, channel: channel, initChannel: initChannel, io: .standard)
+        standby.withLock { current in
+            current?.abandon()
+            current = launched
+        }
+    }
+
     /// A helper prelaunched for a run that did not happen ends here.
     public func discardPrelaunchedHelper() {
         takeStandby()?.abandon()

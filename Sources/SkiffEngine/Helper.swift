@@ -85,6 +85,7 @@ public enum Helper {
         var pid: Int32
         var status: Int32   // read end of the status pipe
         var channel: Int32  // our end of the socket the command line goes down
+        var initChannel: Int32 // our end of the socket to its early init (its fd 5)
         var io: AttachIO    // its stdio
 
         /// Sends the command line; from here on it is an ordinary launch.
@@ -94,19 +95,19 @@ public enum Helper {
             let withStatus = [args[0], "--status-fd", "3"] + args.dropFirst()
             var body: [UInt8] = []
             for arg in withStatus { body += Array(arg.utf8) + [0] }
+            // The early init first: it has the longer way to go. Without the
+            // length: it reads to the end. If it is gone, only its early
+            // start is lost (the helper clones another).
+            _ = Helper.sendAll(initChannel, body[...])
+            close(initChannel)
             // Length first (8 hex digits): the socket may carry a byte after it.
             let length = String(body.count, radix: 16)
-            let bytes = Array((String(repeating: "0", count: max(0, 8 - length.count)) + length).utf8) + body
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { Glibc.send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    let code = errno
-                    abandon()
-                    throw SkiffError.system("hand the command to the spawn helper", errno: code)
-                }
-                offset += n
+            let header = Array((String(repeating: "0", count: max(0, 8 - length.count)) + length).utf8)
+            if let code = Helper.sendAll(channel, header[...]) ?? Helper.sendAll(channel, body[...]) {
+                close(channel)
+                close(status)
+                _ = Helper.wait(pid)
+                throw SkiffError.system("hand the command to the spawn helper", errno: code)
             }
             if !args.contains("--await-cgroups") { close(channel) }
             Trace.mark("command sent")
@@ -122,8 +123,10 @@ public enum Helper {
         /// They could not be made: the helper stops the container and fails.
         func cancel() { close(channel) }
 
-        /// Nothing to run after all: the helper sees the socket close and exits.
+        /// Nothing to run after all: the helper sees the socket close and
+        /// exits, and so does its early init.
         func abandon() {
+            close(initChannel)
             close(channel)
             close(status)
             _ = Helper.wait(pid)
@@ -146,14 +149,20 @@ public enum Helper {
             close(status[0]); close(status[1])
             throw error
         }
+        var initChannel: [Int32] = [0, 0]
+        guard skiff_socketpair_cloexec(&initChannel) == 0 else {
+            let error = SkiffError.system("create the early init's socket")
+            for fd in status + channel { close(fd) }
+            throw error
+        }
         let args = [exe, "standby"] + (warm ? ["--warm"] : [])
         var pid: pid_t = 0
-        let keep = [status[1], channel[1]]
+        let keep = [status[1], channel[1], initChannel[0]]
         let rc: Int32
         if overlappingExec {
             // Read by the child after we return: allocated for good.
             rc = skiff_spawn_nowait(strdup(exe), permanentCStrings(args), permanentCStrings(environment(root)),
-                                    io.stdin, io.stdout, io.stderr, keep, 2, 0, &pid)
+                                    io.stdin, io.stdout, io.stderr, keep, Int32(keep.count), 0, &pid)
         } else {
             let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
             let env: [UnsafeMutablePointer<CChar>?] = environment(root).map { strdup($0) } + [nil]
@@ -161,16 +170,29 @@ public enum Helper {
                 argv.forEach { free($0) }
                 env.forEach { free($0) }
             }
-            rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, 2, 0, &pid)
+            rc = skiff_spawn(exe, argv, env, io.stdin, io.stdout, io.stderr, keep, Int32(keep.count), 0, &pid)
         }
-        close(status[1])
-        close(channel[1])
+        for fd in keep { close(fd) }
         if rc != 0 {
             close(status[0])
             close(channel[0])
+            close(initChannel[1])
             throw SkiffError.system("start \(exe)", errno: rc)
         }
-        return Standby(pid: pid, status: status[0], channel: channel[0], io: io)
+        return Standby(pid: pid, status: status[0], channel: channel[0], initChannel: initChannel[1], io: io)
+    }
+
+    /// Writes all of `bytes` to a socket (no SIGPIPE if the other end is
+    /// gone): nil, or the errno it failed with.
+    static func sendAll(_ socket: Int32, _ bytes: ArraySlice<UInt8>) -> Int32? {
+        var offset = bytes.startIndex
+        while offset < bytes.endIndex {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return n < 0 ? errno : EPIPE }
+            offset += n
+        }
+        return nil
     }
 
     /// A NULL-terminated C string array that is never freed.

@@ -24,30 +24,33 @@ let readOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/s
 /// Over each masked file /dev/null, over each masked directory an empty
 /// read-only tmpfs; each read-only path bound onto itself read-only.
 /// Paths the kernel does not have are skipped.
-func maskProcAndSys(_ rootFD: Int32) throws(SetupFailure) {
+func maskProcAndSys(proc: MountBase, sys: MountBase) throws(SetupFailure) {
+    func locate(_ path: String) -> (base: MountBase, name: String) {
+        path.hasPrefix("/proc/") ? (proc, String(path.dropFirst(6))) : (sys, String(path.dropFirst(5)))
+    }
     for path in maskedPaths {
-        let fd = skiff_open_in_root(rootFD, path, SKIFF_O_PATH, 0)
+        let (base, name) = locate(path)
+        let fd = skiff_open_in_root(base.dir, base.path(name), SKIFF_O_PATH, 0)
         if fd < 0 { continue }
         defer { close(fd) }
-        let target = "/proc/self/fd/\(fd)"
-        if isDirectory(target) {
-            try mountFS("tmpfs", target, "tmpfs", Int(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), "size=0")
-        } else {
-            try mountFS("/dev/null", target, nil, Int(MS_BIND))
-        }
+        let mask = isDirectory("/proc/self/fd/\(fd)")
+            ? try newMount("tmpfs", source: "tmpfs", options: "size=0",
+                           attributes: UInt32(SKIFF_MOUNT_RDONLY | SKIFF_MOUNT_NOSUID | SKIFF_MOUNT_NODEV | SKIFF_MOUNT_NOEXEC))
+            : skiff_clone_mount(AT_FDCWD, "/dev/null", 0)
+        try check(mask < 0 ? -1 : 0, "mask \(path)")
+        defer { close(mask) }
+        try check(skiff_place_mount(mask, fd), "mask \(path)")
     }
     for path in readOnlyPaths {
-        let fd = skiff_open_in_root(rootFD, path, SKIFF_O_PATH, 0)
+        let (base, name) = locate(path)
+        let fd = skiff_open_in_root(base.dir, base.path(name), SKIFF_O_PATH, 0)
         if fd < 0 { continue }
-        // The container's own entry onto itself (a plain path here would
-        // name the host's /proc: we have not pivoted yet).
-        try mountFS("/proc/self/fd/\(fd)", "/proc/self/fd/\(fd)", nil, Int(MS_BIND | MS_REC))
-        close(fd)
-        // Reopen: the bind is a new mount on top of the old fd's.
-        let mounted = try openInRoot(rootFD, path, SKIFF_O_PATH)
-        try mountFS("none", "/proc/self/fd/\(mounted)", nil,
-                    Int(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REC))
-        close(mounted)
+        defer { close(fd) }
+        // The container's own entry, copied read-only and put over itself.
+        let copy = skiff_clone_mount(fd, "", UInt32(SKIFF_MOUNT_RDONLY | SKIFF_MOUNT_NOSUID | SKIFF_MOUNT_NODEV | SKIFF_MOUNT_NOEXEC))
+        try check(copy < 0 ? -1 : 0, "bind \(path) read-only")
+        defer { close(copy) }
+        try check(skiff_place_mount(copy, fd), "bind \(path) read-only")
     }
 }
 

@@ -5,17 +5,19 @@ import SkiffCommon
 /// A container init cloned by the standby before its command line arrives,
 /// into the namespaces every plain `run` gets, so that the clone (about a
 /// millisecond, most of it the new network namespace) runs while the engine
-/// is still parsing and writing the state. It waits on `go` for the command
-/// line, parses it as we do, and goes on as `containerInit`. A run that
-/// needs something else (a terminal, a user namespace, -d, whose monitor
-/// is a grandchild) closes `go` instead: the early init exits at once, and
-/// the run clones its own. Nothing of it outlives us: if we die, `go`
-/// closes and it exits.
+/// is still parsing and writing the state. While it waits it builds the
+/// container's /proc, /sys and /dev (SpecialMounts.swift). The engine sends
+/// it the command line itself, on its own socket (fd 5 of the standby), as
+/// it sends it to us: it parses it as we do and goes on as `containerInit`.
+/// A run that needs something else (a terminal, a user namespace, -d, whose
+/// monitor is a grandchild) does not fit: it sees that itself and exits,
+/// and the run clones its own. Nothing of it outlives us: if the engine
+/// goes, its socket closes; if we go, its `joined` pipe does; either way
+/// it exits.
 struct EarlyInit {
     var pid: Int32
     var sync: Int32        // read end: its setup failure, or EOF at its exec
     var joined: Int32      // write end: one byte once it is in its cgroups
-    var go: Int32          // write end: the command line, NUL-separated
     var out: Int32         // read ends of its stdout and stderr, for when we log them
     var err: Int32
 
@@ -23,8 +25,9 @@ struct EarlyInit {
 
     /// Clones it, or nil when that fails (the run then clones its own and
     /// reports any error as usual).
-    static func clone() -> EarlyInit? {
-        let sync = makePipe(), joined = makePipe(), go = makePipe(), out = makePipe(), err = makePipe()
+    /// `go`: our end of the engine's socket for its command line.
+    static func clone(go: Int32) -> EarlyInit? {
+        let sync = makePipe(), joined = makePipe(), out = makePipe(), err = makePipe()
         Trace.mark("early clone")
         let pid = skiff_clone_fork(flags)
         if pid == 0 {
@@ -32,24 +35,31 @@ struct EarlyInit {
             // or the engine's socket.
             close(statusFD)
             close(standbyChannel)
-            for fd in [sync.read, joined.write, go.write, out.read, err.read] { close(fd) }
-            let bytes = readAll(go.read)
-            close(go.read)
+            for fd in [sync.read, joined.write, out.read, err.read] { close(fd) }
+            let staged = stageSpecialMounts()
+            Trace.mark("staged")
+            let bytes = readAll(go)
+            close(go)
             if bytes.isEmpty { _exit(0) }
             let o = parseOptions(["skiff-spawn"] + decodeArguments(bytes))
+            // Fd 3 is no status pipe here (ours was closed above).
+            statusOpen = false
+            // Not ours to run: the standby clones another init.
+            if !fits(o) { _exit(0) }
             let logging = !o.logFile.isEmpty
             if !logging { close(out.write); close(err.write) }
             let filter: [UInt8]?
             do throws(SetupFailure) { filter = try loadSeccompFilter(o) } catch { childFail(sync.write, error) }
             containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: -1, consoleSocket: -1,
-                          outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil, filter: filter)
+                          outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil, filter: filter,
+                          staged: staged)
         }
-        for fd in [sync.write, joined.read, go.read, out.write, err.write] { close(fd) }
+        for fd in [sync.write, joined.read, go, out.write, err.write] { close(fd) }
         if pid < 0 {
-            for fd in [sync.read, joined.write, go.write, out.read, err.read] { close(fd) }
+            for fd in [sync.read, joined.write, out.read, err.read] { close(fd) }
             return nil
         }
-        return EarlyInit(pid: pid, sync: sync.read, joined: joined.write, go: go.write, out: out.read, err: err.read)
+        return EarlyInit(pid: pid, sync: sync.read, joined: joined.write, out: out.read, err: err.read)
     }
 
     /// Whether a run with these options can use it: the namespaces it was
@@ -58,17 +68,10 @@ struct EarlyInit {
         o.mode == .run && !o.detach && o.userns == nil && !o.tty && !o.makeTTY && !rootless
     }
 
-    /// Sends it the command line it goes on with.
-    func start(_ arguments: [String]) {
-        var bytes: [UInt8] = []
-        for arg in arguments.dropFirst() { bytes += Array(arg.utf8) + [0] }
-        writeAll(go, bytes)
-        close(go)
-    }
-
-    /// Not needed: it exits, and we reap it.
+    /// Not needed: it exits (its command does not fit, or the engine
+    /// closed its socket), and we reap it.
     func discard() {
-        for fd in [sync, joined, go, out, err] { close(fd) }
+        for fd in [sync, joined, out, err] { close(fd) }
         _ = waitStatus(pid)
     }
 }

@@ -61,7 +61,10 @@ func isDirectory(_ path: String) -> Bool {
 
 /// `idmappedLayers`: with --userns=private, the monitor's idmapped copies
 /// of the layers (tree descriptors, bottom first).
-func setUpRootFS(_ o: SpawnOptions, consoleSocket: Int32, idmappedLayers: [Int32]? = nil) throws(SetupFailure) {
+/// `staged`: /proc, /sys and /dev the early init built before its command
+/// arrived (SpecialMounts.swift).
+func setUpRootFS(_ o: SpawnOptions, consoleSocket: Int32, idmappedLayers: [Int32]? = nil,
+                 staged: SpecialMounts? = nil) throws(SetupFailure) {
     // Nothing we mount may leak back to the host.
     try mountFS("none", "/", nil, Int(MS_REC | MS_PRIVATE))
     if let idmappedLayers { try attachIdmappedLayers(o, idmappedLayers) }
@@ -94,18 +97,14 @@ func setUpRootFS(_ o: SpawnOptions, consoleSocket: Int32, idmappedLayers: [Int32
     let rootFD = open(o.rootfs, SKIFF_O_PATH | O_DIRECTORY | O_CLOEXEC)
     try check(rootFD < 0 ? -1 : 0, "open \(o.rootfs)")
 
-    let proc = try mountPoint(rootFD, "/proc", directory: true)
-    try mountFS("proc", proc.path, "proc", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC))
-    close(proc.fd)
-
-    try setUpDev(rootFD, inUserNamespace: idmappedLayers != nil || rootless)
+    let inUserNamespace = idmappedLayers != nil || rootless
+    if let staged, SpecialMounts.stagedFit(o, inUserNamespace: inUserNamespace) {
+        try placeSpecialMounts(staged, rootFD: rootFD)
+    } else {
+        staged?.close()
+        try makeSpecialMounts(privileged: o.privileged, inUserNamespace: inUserNamespace, rootFD: rootFD).close()
+    }
     if consoleSocket >= 0 { try setUpTerminal(rootFD, o, socket: consoleSocket) }
-
-    let sys = try mountPoint(rootFD, "/sys", directory: true)
-    // Read-only, unless --privileged (as Docker does).
-    try mountFS("sysfs", sys.path, "sysfs", Int((o.privileged ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC))
-    close(sys.fd)
-    if !o.privileged { try maskProcAndSys(rootFD) }
 
     for bind in o.binds {
         let target = try mountPoint(rootFD, bind.target, directory: isDirectory(bind.source))
@@ -123,47 +122,6 @@ func setUpRootFS(_ o: SpawnOptions, consoleSocket: Int32, idmappedLayers: [Int32
         try mountFS("none", o.rootfs, nil, Int(MS_BIND | MS_REMOUNT | MS_RDONLY))
     }
     close(rootFD)
-}
-
-/// The harmless character devices every container gets, with their numbers.
-let containerDevices: [(name: String, major: UInt32, minor: UInt32)] = [
-    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
-]
-
-/// A small /dev: a tmpfs with the harmless nodes, a private devpts, shm and
-/// the stdio links.
-func setUpDev(_ rootFD: Int32, inUserNamespace: Bool) throws(SetupFailure) {
-    let dev = try mountPoint(rootFD, "/dev", directory: true)
-    try mountFS("tmpfs", dev.path, "tmpfs", Int(MS_NOSUID | MS_STRICTATIME), "mode=755,size=65536k")
-    close(dev.fd)
-    // Made with mknod in the new, empty tmpfs, as runc does: cheaper than a
-    // bind mount each, at start and at exit. In a user namespace mknod is
-    // not allowed, and the host's nodes are bound instead.
-    let madeDevFD = inUserNamespace ? -1 : (try openInRoot(rootFD, "/dev", SKIFF_O_PATH | O_DIRECTORY))
-    defer { if madeDevFD >= 0 { close(madeDevFD) } }
-    for node in containerDevices {
-        if madeDevFD >= 0 {
-            try check(skiff_mknod_char(madeDevFD, node.name, node.major, node.minor, 0o666), "make /dev/\(node.name)")
-            continue
-        }
-        let target = try mountPoint(rootFD, "/dev/" + node.name, directory: false)
-        try mountFS("/dev/" + node.name, target.path, nil, Int(MS_BIND))
-        close(target.fd)
-    }
-    let pts = try mountPoint(rootFD, "/dev/pts", directory: true)
-    // Rootless without a range, GID 5 (tty) is not mapped: the terminal keeps root's group.
-    try mountFS("devpts", pts.path, "devpts", Int(MS_NOSUID | MS_NOEXEC),
-                "newinstance,ptmxmode=0666,mode=0620" + (rootless && !isMapped(5, in: "gid_map") ? "" : ",gid=5"))
-    close(pts.fd)
-    let shm = try mountPoint(rootFD, "/dev/shm", directory: true)
-    try mountFS("shm", shm.path, "tmpfs", Int(MS_NOSUID | MS_NODEV | MS_NOEXEC), "mode=1777,size=65536k")
-    close(shm.fd)
-    let devFD = try openInRoot(rootFD, "/dev", SKIFF_O_PATH | O_DIRECTORY)
-    defer { close(devFD) }
-    for (name, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                           ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-        try check(symlinkat(target, devFD, name), "link /dev/\(name)")
-    }
 }
 
 /// The container's terminal, as runc makes it: a pty pair from the

@@ -6,9 +6,9 @@ import SkiffCommon
 /// for its exec, then stay as its monitor: copy output to the log, reap it,
 /// record the exit, remove its cgroups.
 ///
-/// `early`: an init the standby cloned already (it fits these options), to
-/// which we send `arguments` instead of cloning one.
-func runContainer(_ o: SpawnOptions, arguments: [String], early: EarlyInit? = nil) -> Never {
+/// `early`: an init the standby cloned already (it fits these options, and
+/// has the same command line from the engine), used instead of cloning one.
+func runContainer(_ o: SpawnOptions, early: EarlyInit? = nil) -> Never {
     if o.detach {
         // Daemonize: the engine reaps our parent at once and never waits for
         // the monitor, so no zombie is left in a long-lived caller (the tutor).
@@ -54,8 +54,6 @@ func runContainer(_ o: SpawnOptions, arguments: [String], early: EarlyInit? = ni
     }
     let pid: Int32
     if let early {
-        early.start(arguments)
-        Trace.mark("early init started")
         pid = early.pid
     } else {
         Trace.mark("clone")
@@ -196,7 +194,7 @@ func trashOf(_ hidden: String) -> String {
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
 func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocket: Int32, consoleSocket: Int32,
-                   outPipe: Int32?, errPipe: Int32?, filter: [UInt8]?) -> Never {
+                   outPipe: Int32?, errPipe: Int32?, filter: [UInt8]?, staged: SpecialMounts? = nil) -> Never {
     do throws(SetupFailure) {
         // With a terminal, setUpRootFS puts its slave on fds 0-2.
         if consoleSocket < 0 {
@@ -214,7 +212,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
         } else if layerSocket >= 0 {
             idmappedLayers = try enterUserNamespace(socket: layerSocket, layers: o.lowerDirs.count)
         }
-        try setUpRootFS(o, consoleSocket: consoleSocket, idmappedLayers: idmappedLayers)
+        try setUpRootFS(o, consoleSocket: consoleSocket, idmappedLayers: idmappedLayers, staged: staged)
         Trace.mark("rootfs ready")
         // All that does not depend on our cgroups comes before waiting for
         // them (where the monitor moves us, its move may wait out an RCU

@@ -8,16 +8,18 @@ import SkiffKernel
 /// work (parsing, image lookup, state). Fd 3 is the status pipe, fd 4 a
 /// socket on which the engine sends the real command line: its length in 8
 /// hex digits, then the arguments, NUL-separated. Nothing received means the
-/// run was abandoned. With --await-cgroups in it, the socket stays open for
+/// run was abandoned. Fd 5 is a socket on which the engine sends the early
+/// init the same arguments (without the length: it closes it after). With --await-cgroups in it, the socket stays open for
 /// the engine's word that the cgroups exist (`awaitCgroups`); else we close it.
 /// Returns the command line to go on with, as if it had been our argv.
 /// An early init (EarlyInit.swift) is cloned while we wait, as root.
 func standBy(_ argv: [String]) -> (arguments: [String], early: EarlyInit?) {
-    // Only stdio, the status pipe and the socket are ours to keep; the
-    // early init's pipes come after this.
-    skiff_close_from(5)
+    // Only stdio, the status pipe and the two sockets are ours to keep;
+    // the early init's pipes come after this.
+    skiff_close_from(6)
     if argv.count > 2 && argv[2] == "--warm" { warmUpCgroupAttach() }
-    let early = rootless ? nil : EarlyInit.clone()
+    let early = rootless ? nil : EarlyInit.clone(go: earlyInitChannel)
+    if rootless { close(earlyInitChannel) }
     let header = readExactly(standbyChannel, 8)
     guard header.count == 8, let length = Int(String(decoding: header, as: UTF8.self), radix: 16) else {
         early?.discard()
@@ -36,6 +38,8 @@ func standBy(_ argv: [String]) -> (arguments: [String], early: EarlyInit?) {
 
 /// The standby's socket to the engine.
 let standbyChannel: Int32 = 4
+/// The engine's socket to the early init (the standby's fd 5).
+let earlyInitChannel: Int32 = 5
 
 /// Blocks until the engine says the container's cgroups exist ("G" on the
 /// standby socket). False when it closed the socket instead: it could not

@@ -26,6 +26,6 @@ if let unfit = early, !EarlyInit.fits(options) {
     early = nil
 }
 switch options.mode {
-case .run: runContainer(options, arguments: arguments, early: early)
+case .run: runContainer(options, early: early)
 case .exec: execInContainer(options)
 }

@@ -122,3 +122,20 @@ int skiff_socketpair_cloexec(int fds[2]);
 /// Attaches a detached tree (open_tree) on `path` in the caller's mount
 /// namespace (move_mount; a symlinked path is followed).
 int skiff_attach_tree(int tree, const char *path);
+
+/// Mount attributes for skiff_new_mount and skiff_clone_mount (the
+/// kernel's MOUNT_ATTR_* values).
+enum {
+    SKIFF_MOUNT_RDONLY = 0x1, SKIFF_MOUNT_NOSUID = 0x2, SKIFF_MOUNT_NODEV = 0x4,
+    SKIFF_MOUNT_NOEXEC = 0x8, SKIFF_MOUNT_STRICTATIME = 0x20,
+};
+/// A new `type` filesystem from `source` with `options` ("key=value,flag",
+/// as mount(8) takes them), as a detached mount with `attrs`: its fd, or
+/// -1 with errno.
+int skiff_new_mount(const char *type, const char *source, const char *options, unsigned attrs);
+/// A detached copy of the mounts at `path` under `dir_fd` (`dir_fd` itself
+/// when `path` is empty), submounts included, with `attrs` set on all.
+int skiff_clone_mount(int dir_fd, const char *path, unsigned attrs);
+/// Puts the detached mount `mount_fd` onto the file or directory
+/// `target_fd` (an O_PATH descriptor, so no path is resolved again).
+int skiff_place_mount(int mount_fd, int target_fd);
