@@ -147,6 +147,9 @@ extension Engine {
             if config.openStdin { args.append("--stdin") }
             if !config.autoRemove { args += ["--log", current.logPath] }
             args.append("--report-exit")
+            // The CLI returns with the reported code and does not wait for
+            // the helper's own exit: it finishes without forking (Run.swift).
+            if !reapsHelpers { args.append("--unwaited") }
         }
         args += ["--"] + config.command
 

@@ -70,15 +70,14 @@ public enum Cgroups {
     /// cgroup2 on the same mountpoint). A line is
     /// "id parent major:minor root mountpoint options [optional...] - fstype source superoptions".
     /// Only cgroup mounts and what is mounted on `root` matter: the other
-    /// lines (dozens on a desktop) are skipped before the full parse, which
-    /// was a tenth of `run`'s CLI time.
+    /// lines (dozens on a desktop) are skipped before the full parse.
     static func parseMountinfo(_ text: String, keeping root: String? = nil) -> [Mount] {
-        let wanted = text.split(separator: "\n").filter { line in
-            let fields = line.split(separator: " ")
-            guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { return false }
-            return fields[dash + 1].hasPrefix("cgroup") || (fields.count > 4 && fields[4] == root ?? "")
+        let cgroup = "cgroup".utf8
+        let rootBytes = (root ?? "").utf8
+        let mounts = MountInfo.parse(text) { fsType, mountPoint in
+            fsType.starts(with: cgroup) || (root != nil && mountPoint.elementsEqual(rootBytes))
         }
-        return MountInfo.parse(wanted.joined(separator: "\n")).map { mount in
+        return mounts.map { mount in
             let controllers = mount.superOptions.split(separator: ",").map(String.init).filter {
                 !$0.contains("=") && !nonControllerOptions.contains($0)
             }

@@ -35,6 +35,7 @@ struct SpawnOptions {
     var cgroupDirs: [String] = []
     var oomFile = ""
     var reportExit = false       // foreground: "exit CODE" on the status pipe once the container is gone
+    var unwaited = false         // with reportExit: the caller does not wait for us after "exit CODE" (the CLI)
     var awaitCgroups = false
     var sharedCgroupParent = false // the cgroups' parent is the shared skiff/, removed once empty     // the engine makes the cgroups while we clone: wait for its word (Standby.swift)
     var binds: [BindMount] = []
@@ -96,6 +97,7 @@ func parseOptions(_ args: [String]) -> SpawnOptions {
         case "--await-cgroups": o.awaitCgroups = true
         case "--shared-cgroup-parent": o.sharedCgroupParent = true
         case "--report-exit": o.reportExit = true
+        case "--unwaited": o.unwaited = true
         case "--bind":
             let source = next(), target = next(), mode = next()
             o.binds.append(BindMount(source: source, target: target, readOnly: mode == "ro"))

@@ -161,7 +161,8 @@ func runContainer(_ o: SpawnOptions, early: EarlyInit? = nil) -> Never {
     report("exit \(code)")
     closeStatus()
     // Only the shared skiff/ parent goes: a --cgroup-parent is not ours.
-    finishInBackground(deleting: hidden, cgroupDirs: o.sharedCgroupParent ? o.cgroupDirs : [])
+    finishInBackground(deleting: hidden, cgroupDirs: o.sharedCgroupParent ? o.cgroupDirs : [],
+                       inThisProcess: o.reportExit && o.unwaited)
     exit(code)
 }
 
@@ -297,11 +298,20 @@ func removeCgroups(_ dirs: [String]) {
 /// The same detached child first deletes the state directory of an --rm
 /// container (`hidden`), or keeps it as a spare for the next create
 /// (SpareDirectories): one fork, after the caller has its exit code.
-func finishInBackground(deleting hidden: String?, cgroupDirs dirs: [String], after seconds: UInt32 = 2) {
+///
+/// `inThisProcess`: nobody waits for us any more (the CLI returned with the
+/// exit code we reported and exits): we detach ourselves and do it, which
+/// spares a fork (a copy of our page tables, then faults in the child)
+/// whose cost would land on whatever runs next.
+func finishInBackground(deleting hidden: String?, cgroupDirs dirs: [String], after seconds: UInt32 = 2,
+                        inThisProcess: Bool = false) {
     let parents = Set(dirs.compactMap { dir in dir.lastIndex(of: "/").map { String(dir[..<$0]) } })
     guard hidden != nil || !parents.isEmpty else { return }
-    let child = fork()
+    let child = inThisProcess ? 0 : fork()
     if child == 0 {
+        // The container is reaped: a signal forwarded now could reach a
+        // process that took its pid.
+        if inThisProcess { skiff_reset_signals() }
         Files.detachFromCaller()
         if let hidden { SpareDirectories.recycleOrRemove(hidden, trash: trashOf(hidden)) }
         if !parents.isEmpty {
