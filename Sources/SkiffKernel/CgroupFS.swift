@@ -16,6 +16,10 @@ public struct CgroupFS: Sendable {
     public var removeDirectory: @Sendable (_ path: String) -> Int32
     /// Opens an existing file O_WRONLY|O_TRUNC and writes `value` in one write(2): 0 or errno.
     public var writeFile: @Sendable (_ path: String, _ value: String) -> Int32
+    /// Opens an existing file O_WRONLY and writes each value with a write(2)
+    /// of its own (device rules: the kernel takes one per write): 0 or the
+    /// first errno. Nil: `writeFile` once per value.
+    public var writeEach: (@Sendable (_ path: String, _ values: [String]) -> Int32)? = nil
     /// The whole file, or nil when it cannot be read.
     public var readFile: @Sendable (_ path: String) -> String?
     /// Whether a file exists.
@@ -50,28 +54,51 @@ public struct CgroupFS: Sendable {
     }
 
     /// The kernel's cgroupfs through plain syscalls.
-    public static let real = CgroupFS(
-        makeDirectory: { path in Glibc.mkdir(path, 0o755) == 0 ? 0 : errno },
-        removeDirectory: { path in Glibc.rmdir(path) == 0 ? 0 : errno },
-        writeFile: { path, value in CgroupFS.writeWhole(path, value) },
-        readFile: { path in (try? Files.readString(path)) ?? nil },
-        fileExists: { path in Glibc.access(path, F_OK) == 0 },
-        pause: { microseconds in _ = usleep(microseconds) }
-    )
+    public static let real: CgroupFS = {
+        var fs = CgroupFS(
+            makeDirectory: { path in Glibc.mkdir(path, 0o755) == 0 ? 0 : errno },
+            removeDirectory: { path in Glibc.rmdir(path) == 0 ? 0 : errno },
+            writeFile: { path, value in CgroupFS.writeWhole(path, value) },
+            readFile: { path in (try? Files.readString(path)) ?? nil },
+            fileExists: { path in Glibc.access(path, F_OK) == 0 },
+            pause: { microseconds in _ = usleep(microseconds) }
+        )
+        // One open for the eleven device rules instead of eleven.
+        fs.writeEach = { path, values in CgroupFS.writeWhole(path, values) }
+        return fs
+    }()
+
+    /// Each value in a write(2) of its own, through `writeEach` or `writeFile`.
+    public func write(each values: [String], to path: String) -> Int32 {
+        if let writeEach { return writeEach(path, values) }
+        for value in values {
+            let code = writeFile(path, value)
+            if code != 0 { return code }
+        }
+        return 0
+    }
 
     /// open(O_WRONLY|O_TRUNC) and a single write: cgroup files take one value per write.
     public static func writeWhole(_ path: String, _ value: String) -> Int32 {
+        writeWhole(path, [value])
+    }
+
+    /// The same with one open for several values, each in a write(2) of its own.
+    static func writeWhole(_ path: String, _ values: [String]) -> Int32 {
         var fd: Int32
         repeat { fd = Glibc.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) } while fd < 0 && errno == EINTR
         if fd < 0 { return errno }
         defer { Glibc.close(fd) }
-        let bytes = Array(value.utf8)
-        while true {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n == bytes.count { return 0 }
-            if n < 0 && errno == EINTR { continue }
-            return n < 0 ? errno : EIO
+        for value in values {
+            let bytes = Array(value.utf8)
+            while true {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n == bytes.count { break }
+                if n < 0 && errno == EINTR { continue }
+                return n < 0 ? errno : EIO
+            }
         }
+        return 0
     }
 }
 

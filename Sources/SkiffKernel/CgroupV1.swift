@@ -104,9 +104,8 @@ public struct CgroupV1Driver: CgroupDriver {
     private func writeDeviceRules(name: String, limits: ResourceLimits) throws(SkiffError) {
         guard let dir = directory(for: name, controller: "devices"), limits.allowAllDevices != true else { return }
         try CgroupOps.write("a", to: dir + "/devices.deny", fs: fs)
-        for rule in DeviceRules.allowed {
-            try CgroupOps.write(rule, to: dir + "/devices.allow", fs: fs)
-        }
+        let code = fs.write(each: DeviceRules.allowed, to: dir + "/devices.allow")
+        if code != 0 { throw SkiffError.system("write the device rules to \(dir)/devices.allow", errno: code) }
     }
 
     private func parentDirectories(for name: String) -> [String] {
