@@ -577,6 +577,12 @@ int skiff_mknod_char(int dir_fd, const char *name, unsigned major_number, unsign
 
 #include <sys/xattr.h>
 
+#include <linux/fs.h>
+
+int skiff_rename_noreplace(const char *from, const char *to) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+
 long skiff_xattr_names_size(const char *path) { return (long)llistxattr(path, NULL, 0); }
 
 int skiff_remove_overlay_xattrs(const char *path) {

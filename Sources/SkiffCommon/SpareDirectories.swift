@@ -12,10 +12,21 @@ import CShim
 /// `--rm` container's directory, once its container is gone, is emptied
 /// back to that skeleton and renamed to `ROOT/tmp/spare-*`; the next
 /// `create` renames one into place instead of making a new one.
+///
+/// Three more files are kept under other names, to be written over and
+/// renamed into place rather than made anew (each new inode also becomes
+/// a freed one that later allocations walk past): config.json, the pid
+/// file, and the name file (`names/NAME`, moved into the directory when
+/// the container is removed).
+
 public enum SpareDirectories {
     /// What a spare keeps: the mount points and the files `create` writes
     /// again in place.
     public static let kept = ["upper", "work", "merged", "hostname", "hosts", "resolv.conf"]
+    /// A kept file's name in a spare, by its name in a container's directory.
+    public static let reusedFiles = ["config.json": "config.json.spare", "pid": "pid.spare"]
+    /// The container's `names/NAME`, once moved into its directory.
+    public static let nameFile = "name.spare"
     /// At most this many wait in the pool; more are deleted.
     public static let limit = 4
     static let prefix = "spare-"
@@ -43,7 +54,13 @@ public enum SpareDirectories {
         if fd >= 0 { flock(fd, LOCK_EX) }
         defer { if fd >= 0 { close(fd) } }
         do {
-            for name in Files.list(hidden) where !kept.contains(name) { try Files.removeTree(hidden + "/" + name) }
+            for (name, spare) in reusedFiles where isPlainFile(hidden + "/" + name) {
+                if rename(hidden + "/" + name, hidden + "/" + spare) != 0 { unlink(hidden + "/" + name) }
+            }
+            let keep = kept + Array(reusedFiles.values) + [nameFile]
+            for name in Files.list(hidden) where !keep.contains(name) || (!kept.contains(name) && !isPlainFile(hidden + "/" + name)) {
+                try Files.removeTree(hidden + "/" + name)
+            }
             // The overlay's upper and work dirs must be empty to be mounted
             // again (a volatile mount leaves work/work/incompat/volatile,
             // which makes the next one refuse).
@@ -55,6 +72,42 @@ public enum SpareDirectories {
             return
         }
         if rename(hidden, trash + "/" + prefix + randomHex()) != 0 { try? Files.removeTree(hidden) }
+    }
+
+    /// A regular file of ours with one link (not a symlink, not another
+    /// container's hard link): safe to write over.
+    static func isPlainFile(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_nlink == 1 && st.st_uid == geteuid()
+    }
+
+    /// What `writeThrough` did.
+    public enum Reuse { case written, unavailable, pathExists }
+
+    /// Writes `bytes` to `path` atomically through the spare file `reused`
+    /// (truncated, written, renamed to `path`): no new inode. `.unavailable`
+    /// when there is no such file or writing it failed: the caller writes
+    /// the usual way. Without `replacing`, an existing `path` is left alone
+    /// (`.pathExists`): how a name is reserved.
+    public static func writeThrough(_ reused: String, to path: String, _ bytes: [UInt8],
+                                    replacing: Bool = true) -> Reuse {
+        guard isPlainFile(reused) else { return .unavailable }
+        let fd = open(reused, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 { return .unavailable }
+        let written = bytes.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        close(fd)
+        guard written else { return .unavailable }
+        if (replacing ? rename(reused, path) : skiff_rename_noreplace(reused, path)) == 0 { return .written }
+        return errno == EEXIST ? .pathExists : .unavailable
     }
 
     /// The overlay's own marks on the upper dir (trusted.overlay.uuid,

@@ -22,7 +22,12 @@ struct ContainerStore: Sendable {
     }
 
     func save(_ config: ContainerConfig) throws(SkiffError) {
-        try Files.writeAtomically(root.container(config.id) + "/config.json", config.jsonBytes())
+        let dir = root.container(config.id)
+        let bytes = config.jsonBytes()
+        // A spare directory's old config.json, written over (SpareDirectories).
+        if SpareDirectories.writeThrough(dir + "/" + SpareDirectories.reusedFiles["config.json"]!, to: dir + "/config.json",
+                                         bytes) == .written { return }
+        try Files.writeAtomically(dir + "/config.json", bytes)
     }
 
     /// IDs of every container directory that has a config (half-created ones
@@ -48,12 +53,22 @@ struct ContainerStore: Sendable {
     }
 
     /// Claims a name atomically (O_EXCL), so two racing runs cannot share it.
-    func reserve(name: String, id: String) throws(SkiffError) {
+    /// `spare`: a name file an earlier container left in a spare directory,
+    /// written with our ID and moved into place (no new inode).
+    func reserve(name: String, id: String, spare: String? = nil) throws(SkiffError) {
         try Files.makeDirectories(root.names)
         let path = root.names + "/" + name
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var taken = false
+        if let spare {
+            switch SpareDirectories.writeThrough(spare, to: path, Array(id.utf8), replacing: false) {
+            case .written: return
+            case .pathExists: taken = true
+            case .unavailable: break
+            }
+        }
+        let fd = taken ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {
-            if errno == EEXIST {
+            if taken || errno == EEXIST {
                 let owner = ((try? Files.readString(path)) ?? nil)?.trimmed ?? "?"
                 throw SkiffError(.conflict, "Conflict. The container name \"/\(name)\" is already in use by container \"\(owner)\". You have to remove (or rename) that container to be able to reuse that name.")
             }

@@ -90,7 +90,7 @@ extension Engine {
         let reused = SpareDirectories.take(trash: root.tmp, as: dir)
         if reused { chmod(dir, 0o710) } else { try syscall("create \(dir)") { mkdir(dir, 0o710) } }
         do {
-            try containers.reserve(name: name, id: id)
+            try containers.reserve(name: name, id: id, spare: reused ? dir + "/" + SpareDirectories.nameFile : nil)
         } catch {
             try? Files.removeTree(dir)
             throw error

@@ -1,4 +1,5 @@
 import Glibc
+import SkiffCommon
 
 // How the helper talks back. With --status-fd 3 (the engine's pipe): "pid
 // HOSTPID MONITORPID", then "ok" once the command has been exec'd, or "err
@@ -65,6 +66,16 @@ func writeFile(_ path: String, _ text: String) -> Bool {
 func writeFileAtomically(_ path: String, _ text: String) {
     let tmp = path + ".tmp.\(getpid())"
     if writeFile(tmp, text) { rename(tmp, path) }
+}
+
+/// The same through a spare directory's kept file for `name` (the pid
+/// file: SpareDirectories), else as above.
+func writeStateFile(_ stateDir: String, _ name: String, _ text: String) {
+    if let spare = SpareDirectories.reusedFiles[name],
+       SpareDirectories.writeThrough(stateDir + "/" + spare, to: stateDir + "/" + name, Array(text.utf8)) == .written {
+        return
+    }
+    writeFileAtomically(stateDir + "/" + name, text)
 }
 
 func readFile(_ path: String) -> String? {

@@ -82,7 +82,7 @@ func runContainer(_ o: SpawnOptions, early: EarlyInit? = nil) -> Never {
     if let p = errPipe, p.write >= 0 { close(p.write) }
     installForwarding(to: pid)
     let startedAt = nowNanos()
-    writeFileAtomically(o.stateDir + "/pid", "\(pid) \(processStartTime(pid)) \(getpid()) \(startedAt)\n")
+    writeStateFile(o.stateDir, "pid", "\(pid) \(processStartTime(pid)) \(getpid()) \(startedAt)\n")
     report("pid \(pid) \(getpid())")
     if let map = o.userns, let s = layerSocket {
         close(s.child)
@@ -179,7 +179,8 @@ func failStart(_ o: SpawnOptions, _ code: Int32, _ message: String) -> Never {
 /// new path, for `finishInBackground` to delete.
 func hideContainer(_ o: SpawnOptions) -> String? {
     if !o.nameFile.isEmpty, let owner = readFile(o.nameFile), owner.hasSuffix(lastPathComponent(o.stateDir)) {
-        unlink(o.nameFile)
+        // Kept for the next container's name, if the directory becomes a spare.
+        if rename(o.nameFile, o.stateDir + "/" + SpareDirectories.nameFile) != 0 { unlink(o.nameFile) }
     }
     // The state directory sits in ROOT/containers/ID; ROOT/tmp holds the trash.
     let containers = o.stateDir.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")

@@ -51,7 +51,7 @@ struct SpareDirectoryTests {
         }
         #expect(mkdir(dir + "/upper/etc", 0o755) == 0)
         #expect(mkdir(dir + "/work/work", 0o755) == 0)
-        for file in ["hostname", "hosts", "resolv.conf", "config.json", "pid", "upper/etc/changed"] {
+        for file in ["hostname", "hosts", "resolv.conf", "config.json", "pid", "upper/etc/changed", SpareDirectories.nameFile] {
             try Files.writeAtomically(dir + "/" + file, Array("x\n".utf8))
         }
         return dir
@@ -71,13 +71,40 @@ struct SpareDirectoryTests {
         let spares = Files.list(trash).filter { $0.hasPrefix("spare-") }
         #expect(spares.count == 1)
         let spare = trash + "/" + spares[0]
-        #expect(Files.list(spare) == SpareDirectories.kept.sorted())
+        // The skeleton, and config.json, the pid file and the name file under their spare names.
+        let kept = SpareDirectories.kept + SpareDirectories.reusedFiles.values + [SpareDirectories.nameFile]
+        #expect(Files.list(spare) == kept.sorted())
         #expect(Files.list(spare + "/upper").isEmpty)
         #expect(Files.list(spare + "/work").isEmpty)
         // create renames it into place; a second take finds none.
         #expect(SpareDirectories.take(trash: trash, as: trash + "/container"))
-        #expect(Files.list(trash + "/container") == SpareDirectories.kept.sorted())
+        #expect(Files.list(trash + "/container") == kept.sorted())
         #expect(!SpareDirectories.take(trash: trash, as: trash + "/other"))
+    }
+
+    @Test func aSpareFileIsWrittenOverAndRenamedNotMade() throws {
+        let dir = makeTrash()
+        defer { try? Files.removeTree(dir) }
+        try Files.writeAtomically(dir + "/config.json.spare", Array("an old, longer config\n".utf8))
+        var before = stat()
+        #expect(lstat(dir + "/config.json.spare", &before) == 0)
+        #expect(SpareDirectories.writeThrough(dir + "/config.json.spare", to: dir + "/config.json", Array("{}".utf8)) == .written)
+        var after = stat()
+        #expect(lstat(dir + "/config.json", &after) == 0)
+        #expect(after.st_ino == before.st_ino)
+        #expect(try Files.readString(dir + "/config.json") == "{}")
+        #expect(!Files.exists(dir + "/config.json.spare"))
+        // Gone: the caller writes the usual way.
+        #expect(SpareDirectories.writeThrough(dir + "/config.json.spare", to: dir + "/config.json", Array("{}".utf8)) == .unavailable)
+        // A name is never taken over.
+        try Files.writeAtomically(dir + "/name.spare", Array("old-id".utf8))
+        try Files.writeAtomically(dir + "/taken", Array("other-id".utf8))
+        #expect(SpareDirectories.writeThrough(dir + "/name.spare", to: dir + "/taken", Array("new-id".utf8), replacing: false) == .pathExists)
+        #expect(try Files.readString(dir + "/taken") == "other-id")
+        // Not a plain file of ours (a link into another container's files): left alone.
+        #expect(symlink(dir + "/taken", dir + "/pid.spare") == 0)
+        #expect(SpareDirectories.writeThrough(dir + "/pid.spare", to: dir + "/pid", Array("1".utf8)) == .unavailable)
+        #expect(try Files.readString(dir + "/taken") == "other-id")
     }
 
     @Test func aDirectoryThatIsNotPlainlyOursIsDeletedInstead() throws {

@@ -24,6 +24,8 @@ int skiff_start_cgroup_touch(const char *procs);
 /// The size of the list of extended attribute names of `path` (not
 /// following a symlink): 0 when it has none, -1 on error.
 long skiff_xattr_names_size(const char *path);
+/// rename(2) that fails with EEXIST instead of replacing `to`.
+int skiff_rename_noreplace(const char *from, const char *to);
 /// Removes the trusted.overlay.* and user.overlay.* attributes of `path`.
 int skiff_remove_overlay_xattrs(const char *path);
 int skiff_mknod_char(int dir_fd, const char *name, unsigned major_number, unsigned minor_number, int mode);
