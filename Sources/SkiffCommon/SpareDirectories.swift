@@ -92,17 +92,21 @@ public enum SpareDirectories {
     public static func writeThrough(_ reused: String, to path: String, _ bytes: [UInt8],
                                     replacing: Bool = true) -> Reuse {
         guard isPlainFile(reused) else { return .unavailable }
-        let fd = open(reused, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
+        // Not O_TRUNC: truncating frees the file's block and writing takes
+        // a new one; written over from the start and cut to length, the
+        // file keeps its block when the new content fits it (it does: a
+        // container's config or pid is much the same size each time).
+        let fd = open(reused, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return .unavailable }
         let written = bytes.withUnsafeBytes { raw -> Bool in
             var offset = 0
             while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = pwrite(fd, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { return false }
                 offset += n
             }
-            return true
+            return ftruncate(fd, off_t(raw.count)) == 0
         }
         close(fd)
         guard written else { return .unavailable }
