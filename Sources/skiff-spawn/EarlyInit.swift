@@ -37,6 +37,8 @@ struct EarlyInit {
             close(standbyChannel)
             for fd in [sync.read, joined.write, out.read, err.read] { close(fd) }
             let staged = stageSpecialMounts()
+            // Every container's loopback is up: that needs no command either.
+            let loopbackUp = skiff_loopback_up() == 0
             Trace.mark("staged")
             let bytes = readAll(go)
             close(go)
@@ -52,7 +54,7 @@ struct EarlyInit {
             do throws(SetupFailure) { filter = try loadSeccompFilter(o) } catch { childFail(sync.write, error) }
             containerInit(o, syncFD: sync.write, joinedFD: joined.read, layerSocket: -1, consoleSocket: -1,
                           outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil, filter: filter,
-                          staged: staged)
+                          staged: staged, loopbackUp: loopbackUp)
         }
         for fd in [sync.write, joined.read, go, out.write, err.write] { close(fd) }
         if pid < 0 {

@@ -204,7 +204,8 @@ func trashOf(_ hidden: String) -> String {
 /// PID 1 of the new namespaces: build the root, wait until the monitor has
 /// put us in our cgroups, enter a cgroup namespace, pivot_root, exec.
 func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocket: Int32, consoleSocket: Int32,
-                   outPipe: Int32?, errPipe: Int32?, filter: [UInt8]?, staged: SpecialMounts? = nil) -> Never {
+                   outPipe: Int32?, errPipe: Int32?, filter: [UInt8]?, staged: SpecialMounts? = nil,
+                   loopbackUp: Bool = false) -> Never {
     do throws(SetupFailure) {
         // With a terminal, setUpRootFS puts its slave on fds 0-2.
         if consoleSocket < 0 {
@@ -230,7 +231,7 @@ func containerInit(_ o: SpawnOptions, syncFD: Int32, joinedFD: Int32, layerSocke
         if !o.hostname.isEmpty {
             try check(sethostname(o.hostname, o.hostname.utf8.count), "set hostname")
         }
-        try check(skiff_loopback_up(), "bring up loopback")
+        if !loopbackUp { try check(skiff_loopback_up(), "bring up loopback") }
         // On cgroup v1 we join ourselves, through the host's paths: before pivot_root.
         if !o.cgroupSelf.isEmpty { try joinCgroups(o, joinedFD: joinedFD) }
         try enterRootFS(o.rootfs)
