@@ -217,9 +217,12 @@ public enum Files {
     /// (a shell waits for its pipes, and a lock held through them would
     /// outlive us), stdio on /dev/null, a session of its own.
     public static func detachFromCaller() {
+        // stdio first: closing the rest may take a while (a mount namespace
+        // held open unmounts everything in it), and the caller's pipes
+        // should see their end at once.
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2) }
         skiff_close_from(3)
-        let null = open("/dev/null", O_RDWR)
-        if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2); if null > 2 { close(null) } }
         setsid()
     }
 

@@ -62,8 +62,8 @@ public enum SpareDirectories {
                 try Files.removeTree(hidden + "/" + name)
             }
             // The overlay's upper and work dirs must be empty to be mounted
-            // again (a volatile mount leaves work/work/incompat/volatile,
-            // which makes the next one refuse).
+            // again (a volatile mount, as older builds made, leaves
+            // work/work/incompat/volatile, which makes the next one refuse).
             for dir in ["upper", "work"] {
                 for name in Files.list(hidden + "/" + dir) { try Files.removeTree(hidden + "/" + dir + "/" + name) }
             }

@@ -153,10 +153,9 @@ extension Engine {
         lines.append("  merged (what it sees as /): \(view.mergedDir), mounted inside its mount namespace only")
         if let o = k.Overlay {
             lines.append("  the kernel's view (/proc/\(c.state.pid)/mountinfo): overlay on / \(o.Options) \(o.SuperOptions)")
-            // Shown as fsync=volatile by newer kernels.
-            if o.SuperOptions.split(separator: ",").contains(where: { $0 == "volatile" || $0 == "fsync=volatile" }) {
-                lines.append("    volatile: --rm deletes the upper dir at exit, so nothing of it is written to disk before then")
-            }
+        }
+        if c.config.autoRemove {
+            lines.append("  --rm: once it exits, its mounts go after `run` has its exit code, and its directory is emptied for the next container")
         }
         return lines
     }

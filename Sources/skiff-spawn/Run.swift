@@ -167,10 +167,10 @@ func runContainer(_ o: SpawnOptions, early: EarlyInit? = nil) -> Never {
     // The caller may go now; what is left happens in the background.
     report("exit \(code)")
     closeStatus()
-    if mountNamespace >= 0 { close(mountNamespace) }  // the mounts go now, before the directory is emptied
     // Only the shared skiff/ parent goes: a --cgroup-parent is not ours.
+    // The mounts go there too, before the directory is emptied.
     finishInBackground(deleting: hidden, cgroupDirs: o.sharedCgroupParent ? o.cgroupDirs : [],
-                       inThisProcess: o.reportExit && o.unwaited)
+                       mountNamespace: mountNamespace, inThisProcess: o.reportExit && o.unwaited)
     exit(code)
 }
 
@@ -313,16 +313,20 @@ func removeCgroups(_ dirs: [String]) {
 /// exit code we reported and exits): we detach ourselves and do it, which
 /// spares a fork (a copy of our page tables, then faults in the child)
 /// whose cost would land on whatever runs next.
+///
+/// `mountNamespace`: the container's, held open (--rm): closing it unmounts
+/// everything in it, which for the overlay means a sync of the upper file
+/// system; that too happens here, unwaited for.
 func finishInBackground(deleting hidden: String?, cgroupDirs dirs: [String], after seconds: UInt32 = 2,
-                        inThisProcess: Bool = false) {
+                        mountNamespace: Int32 = -1, inThisProcess: Bool = false) {
     let parents = Set(dirs.compactMap { dir in dir.lastIndex(of: "/").map { String(dir[..<$0]) } })
-    guard hidden != nil || !parents.isEmpty else { return }
+    guard hidden != nil || !parents.isEmpty || mountNamespace >= 0 else { return }
     let child = inThisProcess ? 0 : fork()
     if child == 0 {
         // The container is reaped: a signal forwarded now could reach a
         // process that took its pid.
         if inThisProcess { skiff_reset_signals() }
-        Files.detachFromCaller()
+        Files.detachFromCaller()  // closes the namespace too: its mounts go
         if let hidden { SpareDirectories.recycleOrRemove(hidden, trash: trashOf(hidden)) }
         if !parents.isEmpty {
             sleep(seconds)
@@ -330,6 +334,8 @@ func finishInBackground(deleting hidden: String?, cgroupDirs dirs: [String], aft
         }
         _exit(0)
     }
+    // Ours goes; the child's copy keeps the mounts until it is done with them.
+    if mountNamespace >= 0 { close(mountNamespace) }
     if child < 0, let hidden { Files.removeHidden(hidden) }
 }
 
