@@ -47,10 +47,22 @@ func maskProcAndSys(proc: MountBase, sys: MountBase) throws(SetupFailure) {
         if fd < 0 { continue }
         defer { close(fd) }
         // The container's own entry, copied read-only and put over itself.
-        let copy = skiff_clone_mount(fd, "", UInt32(SKIFF_MOUNT_RDONLY | SKIFF_MOUNT_NOSUID | SKIFF_MOUNT_NODEV | SKIFF_MOUNT_NOEXEC))
+        var copy = skiff_clone_mount(fd, "", UInt32(SKIFF_MOUNT_RDONLY | SKIFF_MOUNT_NOSUID | SKIFF_MOUNT_NODEV | SKIFF_MOUNT_NOEXEC))
+        // Before Linux 5.12 (no mount_setattr) the copy goes on as it is
+        // and is remounted read-only in place (the trees are in place
+        // there: nothing mounts onto a detached tree before 6.15).
+        let remount = copy < 0 && errno == ENOSYS
+        if remount { copy = skiff_clone_mount(fd, "", 0) }
         try check(copy < 0 ? -1 : 0, "bind \(path) read-only")
         defer { close(copy) }
         try check(skiff_place_mount(copy, fd), "bind \(path) read-only")
+        if remount {
+            // Reopen: the old fd names the directory under the new mount.
+            let mounted = try openInRoot(base.dir, base.path(name), SKIFF_O_PATH)
+            defer { close(mounted) }
+            try mountFS("none", "/proc/self/fd/\(mounted)", nil,
+                        Int(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REC))
+        }
     }
 }
 
