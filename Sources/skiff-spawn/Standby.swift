@@ -9,8 +9,9 @@ import SkiffKernel
 /// socket on which the engine sends the real command line: its length in 8
 /// hex digits, then the arguments, NUL-separated. Nothing received means the
 /// run was abandoned. Fd 5 is a socket on which the engine sends the early
-/// init the same arguments (without the length: it closes it after). With --await-cgroups in it, the socket stays open for
-/// the engine's word that the cgroups exist (`awaitCgroups`); else we close it.
+/// init the same arguments (without the length: it closes it after). With
+/// --await-cgroups in them, fd 4 stays open for the engine's word that the
+/// cgroups exist (`awaitCgroups`); else we close it.
 /// Returns the command line to go on with, as if it had been our argv.
 /// An early init (EarlyInit.swift) is cloned while we wait, as root.
 func standBy(_ argv: [String]) -> (arguments: [String], early: EarlyInit?) {
