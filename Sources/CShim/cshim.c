@@ -129,6 +129,18 @@ int skiff_restore_termios(int fd, const void *saved_termios) {
     return tcsetattr(fd, TCSANOW, (const struct termios *)saved_termios);
 }
 
+// Where the kept descriptors wait between their two moves: above every one
+// of them and above their final places 3..3+nkeep-1, so that no source is
+// overwritten before it is copied. As low as that allows: a fixed high
+// number (900 once) fails under a low RLIMIT_NOFILE (ulimit -n 512).
+static int skiff_spare_base(const int *keep, int nkeep) {
+    int base = 3 + nkeep;
+    for (int i = 0; i < nkeep; i++) {
+        if (keep[i] + 1 > base) base = keep[i] + 1;
+    }
+    return base;
+}
+
 int skiff_spawn(const char *path, char *const argv[], char *const envp[],
                 int in_fd, int out_fd, int err_fd, const int *keep, int nkeep,
                 int new_session, pid_t *pid_out) {
@@ -145,7 +157,7 @@ int skiff_spawn(const char *path, char *const argv[], char *const envp[],
     // Two steps through high spare numbers, so that no source is overwritten
     // before it is copied, and so that dup2 never targets its own fd (which
     // would leave close-on-exec set).
-    enum { spare = 900 };
+    int spare = skiff_spare_base(keep, nkeep);
     for (int i = 0; i < nkeep; i++) posix_spawn_file_actions_adddup2(&fa, keep[i], spare + i);
     for (int i = 0; i < nkeep; i++) posix_spawn_file_actions_adddup2(&fa, spare + i, 3 + i);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3 + nkeep);
@@ -487,6 +499,7 @@ struct skiff_nowait_child {
     const int *keep;
     int nkeep;
     int new_session;
+    int spare;  // skiff_spare_base, worked out before the clone
 };
 
 static long skiff_raw_syscall6(long number, long a, long b, long c, long d, long e, long f) {
@@ -521,9 +534,8 @@ static int skiff_nowait_exec(void *arg) {
     for (int i = 0; i < 3; i++) {
         if (c->fds[i] >= 0) skiff_raw_syscall3(SYS_dup3, c->fds[i], i, 0);
     }
-    enum { spare = 900 };
-    for (int i = 0; i < c->nkeep; i++) skiff_raw_syscall3(SYS_dup3, c->keep[i], spare + i, 0);
-    for (int i = 0; i < c->nkeep; i++) skiff_raw_syscall3(SYS_dup3, spare + i, 3 + i, 0);
+    for (int i = 0; i < c->nkeep; i++) skiff_raw_syscall3(SYS_dup3, c->keep[i], c->spare + i, 0);
+    for (int i = 0; i < c->nkeep; i++) skiff_raw_syscall3(SYS_dup3, c->spare + i, 3 + i, 0);
     skiff_raw_syscall3(SYS_close_range, 3 + c->nkeep, ~0U, 0);
     if (c->new_session) skiff_raw_syscall3(SYS_setsid, 0, 0, 0);
     // Every signal to its default, none blocked, as posix_spawn's SETSIGDEF
@@ -555,7 +567,8 @@ int skiff_spawn_nowait(const char *path, char *const argv[], char *const envp[],
     int *keep_copy = (int *)(c + 1);
     if (nkeep > 64) { munmap(stack, size); return EINVAL; }
     for (int i = 0; i < nkeep; i++) keep_copy[i] = keep[i];
-    *c = (struct skiff_nowait_child){ path, argv, envp, { in_fd, out_fd, err_fd }, keep_copy, nkeep, new_session };
+    *c = (struct skiff_nowait_child){ path, argv, envp, { in_fd, out_fd, err_fd }, keep_copy, nkeep, new_session,
+                                      skiff_spare_base(keep, nkeep) };
     pid_t pid = clone(skiff_nowait_exec, stack + size, CLONE_VM | SIGCHLD, c);
     if (pid < 0) { int code = errno; munmap(stack, size); return code; }
     *pid_out = pid;

@@ -121,6 +121,12 @@ static void launch_standby(int warm) {
     helper_argv[2] = warm ? "--warm" : NULL;
     helper_argv[3] = NULL;
 
+    // A closed stdin, stdout or stderr would be taken by the pipe below (and
+    // the engine would read the status pipe as its stdin): /dev/null stands
+    // in for it.
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", O_RDWR) != fd) return;
+    }
     int status[2], channel[2], init_channel[2];
     if (skiff_pipe_cloexec(status) != 0) return;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {

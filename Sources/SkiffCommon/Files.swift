@@ -220,7 +220,7 @@ public enum Files {
         // stdio first: closing the rest may take a while (a mount namespace
         // held open unmounts everything in it), and the caller's pipes
         // should see their end at once.
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        let null = open("/dev/null", O_RDWR)
         if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2) }
         skiff_close_from(3)
         setsid()

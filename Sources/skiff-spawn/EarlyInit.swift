@@ -11,13 +11,16 @@ import SkiffCommon
 /// it sends it to us: it parses it as we do and goes on as `containerInit`.
 /// A run that needs something else (a terminal, a user namespace, -d, whose
 /// monitor is a grandchild) does not fit: it sees that itself and exits,
-/// and the run clones its own. Nothing of it outlives us: if the engine
-/// goes, its socket closes; if we go, its `joined` pipe does; either way
-/// it exits.
+/// and the run clones its own. It says when it goes on (`ready`): an early
+/// init that died meanwhile (killed, or out of memory) is not taken for
+/// one that ran its command. Nothing of it outlives the run: if the engine
+/// goes before sending, its socket closes and it exits; if we go, it may
+/// still build its root, then finds its `joined` pipe closed and exits.
 struct EarlyInit {
     var pid: Int32
     var sync: Int32        // read end: its setup failure, or EOF at its exec
     var joined: Int32      // write end: one byte once it is in its cgroups
+    var ready: Int32       // read end: one byte once it has its command and goes on with it
     var out: Int32         // read ends of its stdout and stderr, for when we log them
     var err: Int32
 
@@ -27,7 +30,7 @@ struct EarlyInit {
     /// reports any error as usual).
     /// `go`: our end of the engine's socket for its command line.
     static func clone(go: Int32) -> EarlyInit? {
-        let sync = makePipe(), joined = makePipe(), out = makePipe(), err = makePipe()
+        let sync = makePipe(), joined = makePipe(), ready = makePipe(), out = makePipe(), err = makePipe()
         Trace.mark("early clone")
         let pid = skiff_clone_fork(flags)
         if pid == 0 {
@@ -35,7 +38,7 @@ struct EarlyInit {
             // or the engine's socket.
             close(statusFD)
             close(standbyChannel)
-            for fd in [sync.read, joined.write, out.read, err.read] { close(fd) }
+            for fd in [sync.read, joined.write, ready.read, out.read, err.read] { close(fd) }
             let staged = stageSpecialMounts()
             // Every container's loopback is up: that needs no command either.
             let loopbackUp = skiff_loopback_up() == 0
@@ -48,6 +51,8 @@ struct EarlyInit {
             statusOpen = false
             // Not ours to run: the standby clones another init.
             if !fits(o) { _exit(0) }
+            writeAll(ready.write, [1])
+            close(ready.write)
             let logging = !o.logFile.isEmpty
             if !logging { close(out.write); close(err.write) }
             let filter: [UInt8]?
@@ -56,12 +61,12 @@ struct EarlyInit {
                           outPipe: logging ? out.write : nil, errPipe: logging ? err.write : nil, filter: filter,
                           staged: staged, loopbackUp: loopbackUp)
         }
-        for fd in [sync.write, joined.read, go, out.write, err.write] { close(fd) }
+        for fd in [sync.write, joined.read, ready.write, go, out.write, err.write] { close(fd) }
         if pid < 0 {
-            for fd in [sync.read, joined.write, out.read, err.read] { close(fd) }
+            for fd in [sync.read, joined.write, ready.read, out.read, err.read] { close(fd) }
             return nil
         }
-        return EarlyInit(pid: pid, sync: sync.read, joined: joined.write, out: out.read, err: err.read)
+        return EarlyInit(pid: pid, sync: sync.read, joined: joined.write, ready: ready.read, out: out.read, err: err.read)
     }
 
     /// Whether a run with these options can use it: the namespaces it was
@@ -70,10 +75,21 @@ struct EarlyInit {
         o.mode == .run && !o.detach && o.userns == nil && !o.tty && !o.makeTTY && !rootless
     }
 
+    /// Waits for its word that it goes on with the command (it has parsed
+    /// it as we did, so it does whenever the command fits). False when it
+    /// died instead.
+    mutating func goesOn() -> Bool {
+        let word = readExactly(ready, 1)
+        close(ready)
+        ready = -1
+        return word.count == 1
+    }
+
     /// Not needed: it exits (its command does not fit, or the engine
-    /// closed its socket), and we reap it.
+    /// closed its socket), and we reap it. A dead one is reaped too.
     func discard() {
         for fd in [sync, joined, out, err] { close(fd) }
+        if ready >= 0 { close(ready) }
         _ = waitStatus(pid)
     }
 }

@@ -89,8 +89,10 @@ func runContainer(_ o: SpawnOptions, early: EarlyInit? = nil) -> Never {
     // (and the kernel's RCU wait before freeing them) happens after the
     // caller has its exit code, not between the init's exit and our reaping
     // it (0.45 ms). A container that can be started again lets go at once:
-    // its overlay's upper dir stays busy while any mount of it lives.
-    let mountNamespace = o.removeOnExit ? open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC) : -1
+    // its overlay's upper dir stays busy while any mount of it lives. So
+    // does one with -v binds: the host's directories must not stay busy
+    // after `run` returns (a script may unmount a disk next).
+    let mountNamespace = holdsMounts(o) ? open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC) : -1
     if let map = o.userns, let s = layerSocket {
         close(s.child)
         let failure = rootless ? mapOwnIDs(pid: pid, map: map, socket: s.monitor)
@@ -174,6 +176,15 @@ func runContainer(_ o: SpawnOptions, early: EarlyInit? = nil) -> Never {
     exit(code)
 }
 
+/// Whether the monitor keeps the container's mounts until after it has
+/// reported the exit (see runContainer); the overlay is then not volatile
+/// (RootFS.swift), its sync happening in the background too.
+/// Only the container's own /etc files may be bound in (they sit in its
+/// state directory), no -v of the host's.
+func holdsMounts(_ o: SpawnOptions) -> Bool {
+    o.removeOnExit && o.binds.allSatisfy { $0.source.hasPrefix(o.stateDir + "/") }
+}
+
 /// Undoes a start that failed: cgroups and the pid file. The engine, told
 /// on the status pipe, removes the rest.
 func failStart(_ o: SpawnOptions, _ code: Int32, _ message: String) -> Never {
@@ -186,9 +197,17 @@ func failStart(_ o: SpawnOptions, _ code: Int32, _ message: String) -> Never {
 /// and its state directory renamed into the trash. Returns the directory's
 /// new path, for `finishInBackground` to delete.
 func hideContainer(_ o: SpawnOptions) -> String? {
-    if !o.nameFile.isEmpty, let owner = readFile(o.nameFile), owner.hasSuffix(lastPathComponent(o.stateDir)) {
+    let id = lastPathComponent(o.stateDir)
+    if !o.nameFile.isEmpty, let owner = readFile(o.nameFile), owner.hasSuffix(id) {
         // Kept for the next container's name, if the directory becomes a spare.
-        if rename(o.nameFile, o.stateDir + "/" + SpareDirectories.nameFile) != 0 { unlink(o.nameFile) }
+        let kept = o.stateDir + "/" + SpareDirectories.nameFile
+        if rename(o.nameFile, kept) != 0 {
+            unlink(o.nameFile)
+        } else if readFile(kept)?.hasSuffix(id) != true {
+            // Freed and taken by another container between the read and
+            // the rename (a concurrent `rm`, then `run --name`): theirs.
+            _ = skiff_rename_noreplace(kept, o.nameFile)
+        }
     }
     // The state directory sits in ROOT/containers/ID; ROOT/tmp holds the trash.
     let containers = o.stateDir.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")

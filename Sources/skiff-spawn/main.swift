@@ -25,6 +25,15 @@ if let unfit = early, !EarlyInit.fits(options) {
     unfit.discard()
     early = nil
 }
+// One that fits but died before it could go on is replaced by a new clone.
+if var candidate = early {
+    if candidate.goesOn() {
+        early = candidate
+    } else {
+        candidate.discard()
+        early = nil
+    }
+}
 switch options.mode {
 case .run: runContainer(options, early: early)
 case .exec: execInContainer(options)

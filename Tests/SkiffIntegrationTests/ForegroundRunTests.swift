@@ -85,6 +85,52 @@ struct ForegroundRunTests {
         #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
     }
 
+    @Test("an early init killed while it waits is replaced, and the run's command still runs",
+          .enabled(if: isRoot, rootReason))
+    func deadEarlyInitIsReplaced() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        #expect(try box.run(["run", "--rm", "busybox", "true"]).code == 0)  // the image exists
+        // Holding the store's lock keeps `create` waiting while the early
+        // init waits for its command; it is killed meanwhile.
+        let result = try box.shell("""
+            mkdir -p "$SKIFF_ROOT/tmp"
+            exec 9>"$SKIFF_ROOT/tmp/gc.lock"
+            flock -x 9
+            "$0" run --rm busybox sh -c 'echo RAN; exit 3' > "$SKIFF_ROOT/out" 2>&1 &
+            cli=$!
+            killed=0; i=0
+            while [ $killed = 0 ] && [ $i -lt 100 ]; do
+              for p in $(pgrep -f "skiff-spawn [s]tandby"); do
+                tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" &&
+                  [ "$(readlink /proc/$p/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] && kill -9 $p && killed=1
+              done
+              sleep 0.02; i=$((i+1))
+            done
+            flock -u 9
+            wait $cli
+            echo "code=$? killed=$killed"
+            cat "$SKIFF_ROOT/out"
+            """)
+        #expect(result.stdout.contains("code=3 killed=1"), "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("RAN"), "\(result.stdout)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
+    @Test("run works under a low descriptor limit and with stdin closed", .enabled(if: isRoot, rootReason))
+    func lowDescriptorLimitAndClosedStdin() throws {
+        let box = Sandbox()
+        defer { box.cleanUp() }
+        // The helper's descriptors pass through spare numbers on their way
+        // to 3, 4 and 5; a closed stdin must not end up as the status pipe.
+        let result = try box.shell("""
+            (ulimit -n 256; "$0" run --rm busybox echo limited)
+            "$0" run --rm busybox echo closed <&-
+            """)
+        #expect(result.out == "limited\nclosed", "\(result.stdout) \(result.stderr)")
+        #expect(box.allLeaks().isEmpty, "\(box.allLeaks())")
+    }
+
     @Test("--rm: the container is gone when run returns, and its directory soon after",
           .enabled(if: isRoot, rootReason))
     func removalInBackground() throws {
