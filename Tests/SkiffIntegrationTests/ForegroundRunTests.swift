@@ -6,6 +6,20 @@ import Testing
 /// container; `--rm` removal finishes in the background.
 @Suite("foreground run")
 struct ForegroundRunTests {
+    /// Shell functions: `standbys` lists this sandbox's standby helpers (by
+    /// their SKIFF_ROOT), `earlyInits` those of them that are early inits
+    /// (clones in a pid namespace of their own).
+    static let standbyFunctions = """
+        standbys() {
+          for p in $(pgrep -f "skiff-spawn [s]tandby"); do
+            tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" && echo $p
+          done
+        }
+        earlyInits() {
+          for p in $(standbys); do [ "$(readlink /proc/$p/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] && echo $p; done
+        }
+        """
+
     @Test("SIGTERM sent to the CLI reaches the container, whose exit code the CLI returns",
           .enabled(if: isRoot, rootReason))
     func signalProxy() throws {
@@ -37,11 +51,10 @@ struct ForegroundRunTests {
         // (its warm-up grandchild, which may linger in a slow cgroup write
         // under load, holds no descriptors).
         let result = try box.shell("""
+            \(Self.standbyFunctions)
             "$0" run --rm no-such-image:1 true
             echo "code=$?"
-            for p in $(pgrep -f "skiff-spawn [s]tandby"); do
-              tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" && [ -e /proc/$p/fd/4 ] && echo helper-left
-            done
+            for p in $(standbys); do [ -e /proc/$p/fd/4 ] && echo helper-left; done
             echo checked
             """)
         #expect(result.stdout.contains("code=125"), "\(result.stdout) \(result.stderr)")
@@ -60,12 +73,8 @@ struct ForegroundRunTests {
         // staged (a grandchild monitor; no masks); a failed run never sends
         // it a command. None may outlive the CLI.
         let result = try box.shell("""
-            left() {
-              for p in $(pgrep -f "skiff-spawn [s]tandby"); do
-                tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" &&
-                  [ "$(readlink /proc/$p/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] && echo "init-left after $1"
-              done
-            }
+            \(Self.standbyFunctions)
+            left() { for p in $(earlyInits); do echo "init-left after $1"; done; }
             id=$("$0" run -d busybox sleep 30); left detach
             "$0" run --rm --privileged busybox sh -c 'grep -c " /proc/kcore \\| /sys/firmware " /proc/self/mountinfo; touch /sys/kernel/x 2>&1 | grep -c Read-only'
             left privileged
@@ -99,12 +108,10 @@ struct ForegroundRunTests {
             flock -x 9
             "$0" run --rm busybox sh -c 'echo RAN; exit 3' > "$SKIFF_ROOT/out" 2>&1 &
             cli=$!
+            \(Self.standbyFunctions)
             killed=0; i=0
             while [ $killed = 0 ] && [ $i -lt 100 ]; do
-              for p in $(pgrep -f "skiff-spawn [s]tandby"); do
-                tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx "SKIFF_ROOT=$SKIFF_ROOT" &&
-                  [ "$(readlink /proc/$p/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] && kill -9 $p && killed=1
-              done
+              for p in $(earlyInits); do kill -9 $p && killed=1; done
               sleep 0.02; i=$((i+1))
             done
             flock -u 9
